@@ -1,0 +1,3 @@
+"""smsops: chat-ops bot and SMS keyword responder."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,91 @@
+"""The `smsops` command line: argument parsing, one-line errors, and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot import __version__
+from bot.cli_contacts import register as register_contacts
+from bot.cli_db import register as register_db
+from bot.config import ConfigError, load_config, resolve_config_path
+from bot.config_types import Config
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[argparse.Namespace, Config], Awaitable[int]]
+
+
+class CliError(Exception):
+    """A command failed in a way the user can fix; printed as one line, exit 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(prog="smsops", description="SMS chat-ops bot")
+    parser.add_argument("--config", help="config file (default: $SMSOPS_CONFIG or ./smsops.toml)")
+    parser.add_argument("--version", action="version", version=f"smsops {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    register_db(sub)
+    register_contacts(sub)
+    from bot.cli_ops import register as register_ops
+
+    register_ops(sub)
+    return parser
+
+
+def _setup_logging(verbose: bool, config: Config | None) -> None:
+    from bot.logs import setup_logging
+
+    setup_logging(verbose=verbose, secrets=config.secrets() if config else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(resolve_config_path(args.config))
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"config: {line}", file=sys.stderr)
+        return 2
+    _setup_logging(args.verbose, config)
+    handler: Handler = args.handler
+    try:
+        return asyncio.run(handler(args, config))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line, never a traceback
+        from bot.errors import describe
+
+        message, code = describe(exc)
+        if code is None:
+            logger.debug("unexpected error", exc_info=True)
+            code = 1
+        print(f"smsops: {message}", file=sys.stderr)
+        return code
+
+
+def run_cli() -> None:  # pragma: no cover - console script shim
+    """Exit with main()'s status."""
+    sys.exit(main())
+
+
+def json_dump(value: Any) -> str:
+    """Stable JSON output for --json commands."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def path_arg(value: str) -> Path:
+    """argparse type for file paths."""
+    return Path(value)

@@ -1,0 +1,236 @@
+"""Header detection: which column holds names, phones and groups, and how a row becomes a contact."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from bot.contactfiles.model import ContactRow
+
+logger = logging.getLogger(__name__)
+
+#: How many leading rows are searched for the header row (title lines may come first).
+HEADER_SEARCH_ROWS = 10
+#: The names a "no phone column" message says were looked for.
+LOOKED_FOR = "phone, mobile, msisdn, tel, telephone, Phone 1 - Value"
+
+
+class Role(Enum):
+    """What a column holds."""
+
+    NAME = "name"
+    FIRST = "first"
+    MIDDLE = "middle"
+    LAST = "last"
+    PHONE = "phone"
+    CLUB = "club"
+    DEPT = "dept"
+    EXTRA = "extra"
+
+
+_ROLE_NAMES: dict[Role, tuple[str, ...]] = {
+    Role.NAME: (
+        "name",
+        "names",
+        "full name",
+        "full names",
+        "fullname",
+        "display name",
+        "contact name",
+        "student name",
+        "student names",
+        "member name",
+    ),
+    Role.FIRST: ("first name", "firstname", "first", "given name", "givenname", "other names"),
+    Role.MIDDLE: ("middle name", "middlename", "middle", "additional name"),
+    Role.LAST: ("last name", "lastname", "last", "surname", "family name", "familyname"),
+    Role.CLUB: ("group", "groups", "club", "clubs", "group membership", "labels", "categories"),
+    Role.DEPT: ("department", "departments", "dept"),
+}
+_EXACT = {name: role for role, names in _ROLE_NAMES.items() for name in names}
+
+_PHONE_WORDS = {"phone", "phones", "mobile", "msisdn", "tel", "telephone", "cell", "cellphone"}
+_PHONE_WORDS |= {"whatsapp", "cellular"}
+_PHONE_TAIL = {"number", "numbers", "no", "nos", "num"}
+_NOT_PHONE = {"fax", "pager", "type", "label", "telex", "isdn", "callback", "name", "email"}
+_GOOGLE_PHONE = re.compile(r"phone \d+ value")
+_PHONE_SPLIT = re.compile(r"\s*(?::::|/|;|\n)\s*")
+_GROUP_SPLIT = re.compile(r"\s*(?::::|;|,|\n)\s*")
+_GOOGLE_SYSTEM_LABELS = {"mycontacts", "starred", "friends", "family", "coworkers"}
+_KIND_PREFIX = re.compile(r"^([a-z][a-z0-9_]*)\s*:\s*")
+
+
+def normalise_header(header: str) -> str:
+    """Return a header lower-cased, punctuation turned to single spaces, and trimmed."""
+    return re.sub(r"[\W_]+", " ", header.casefold()).strip()
+
+
+def snake_case(header: str) -> str:
+    """Return a header as a snake_case key, e.g. "Admission No" -> "admission_no"."""
+    return normalise_header(header).replace(" ", "_")
+
+
+def _is_phone(norm: str) -> bool:
+    if _GOOGLE_PHONE.fullmatch(norm):
+        return True
+    words = norm.split()
+    if not words or _NOT_PHONE.intersection(words):
+        return False
+    popped = False
+    while words and (words[-1].isdigit() or words[-1] in _PHONE_TAIL):
+        words.pop()
+        popped = True
+    if not words or len(words) > 4:
+        return False
+    return words[-1] in _PHONE_WORDS or (popped and words[-1] == "contact")
+
+
+def classify(header: str) -> Role:
+    """Return the role of a column from its header text."""
+    norm = normalise_header(header)
+    if _is_phone(norm):
+        return Role.PHONE
+    return _EXACT.get(norm, Role.EXTRA)
+
+
+def split_phones(value: str) -> list[str]:
+    """Split a cell holding several numbers (" ::: ", "/", ";" or new lines) into raw numbers."""
+    return [part for part in _PHONE_SPLIT.split(value.strip()) if part]
+
+
+def group_tag(kind: str, value: str) -> str | None:
+    """Return "kind:value" for one group value, lower-cased and dashed; None for system labels."""
+    text = value.strip()
+    if text.startswith("*"):
+        text = text.lstrip("* ").strip()
+        if text.casefold().replace(" ", "") in _GOOGLE_SYSTEM_LABELS:
+            return None
+    text = re.sub(r"\s+", "-", text.lower())
+    if not text:
+        return None
+    if _KIND_PREFIX.match(text):
+        return _KIND_PREFIX.sub(r"\1:", text)
+    return f"{kind}:{text}"
+
+
+def _dedup(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """The roles of a header row's columns, and the extras key of each other column."""
+
+    headers: tuple[str, ...]
+    roles: tuple[Role, ...]
+    keys: tuple[str, ...]
+
+    @classmethod
+    def from_headers(cls, headers: Sequence[str]) -> HeaderMap:
+        """Build a map from a header row's cells."""
+        cleaned = tuple(h.strip() for h in headers)
+        roles = tuple(classify(h) for h in cleaned)
+        keys: list[str] = []
+        seen: set[str] = set()
+        for index, header in enumerate(cleaned, start=1):
+            key = snake_case(header) or f"column_{index}"
+            unique, n = key, 2
+            while unique in seen:
+                unique, n = f"{key}_{n}", n + 1
+            seen.add(unique)
+            keys.append(unique)
+        return cls(cleaned, roles, tuple(keys))
+
+    @classmethod
+    def headerless(cls, width: int, phone_columns: Iterable[int]) -> HeaderMap:
+        """Build a map for a file without a header: given columns hold phones, the first other one names."""
+        phones = set(phone_columns)
+        roles: list[Role] = []
+        for index in range(width):
+            if index in phones:
+                roles.append(Role.PHONE)
+            elif Role.NAME not in roles:
+                roles.append(Role.NAME)
+            else:
+                roles.append(Role.EXTRA)
+        keys = tuple(f"column_{i}" for i in range(1, width + 1))
+        return cls(tuple("" for _ in range(width)), tuple(roles), keys)
+
+    @property
+    def has_phone(self) -> bool:
+        """Whether any column holds phone numbers."""
+        return Role.PHONE in self.roles
+
+    def found(self) -> str:
+        """Return the non-empty headers, comma-separated, for error messages."""
+        return ", ".join(h for h in self.headers if h) or "(empty header row)"
+
+    def build(self, values: Sequence[str], *, row: int, where: str = "") -> ContactRow | None:
+        """Turn one row's cell texts into a ContactRow; None when every cell is blank."""
+        parts: dict[Role, list[str]] = {role: [] for role in Role}
+        phones: list[str] = []
+        groups: list[str] = []
+        extras: dict[str, str] = {}
+        width = len(self.roles)
+        blank = True
+        for index, raw in enumerate(values):
+            value = raw.strip()
+            if not value:
+                continue
+            blank = False
+            role = self.roles[index] if index < width else Role.EXTRA
+            if role is Role.PHONE:
+                phones.extend(split_phones(value))
+            elif role in (Role.CLUB, Role.DEPT):
+                for item in _GROUP_SPLIT.split(value):
+                    tag = group_tag(role.value, item)
+                    if tag:
+                        groups.append(tag)
+            else:
+                if role is not Role.EXTRA:
+                    parts[role].append(value)
+                if role in (Role.EXTRA, Role.MIDDLE):
+                    key = self.keys[index] if index < width else f"column_{index + 1}"
+                    extras[key] = value
+        if blank:
+            return None
+        first = " ".join(parts[Role.FIRST])
+        last = " ".join(parts[Role.LAST])
+        name = " ".join(parts[Role.NAME])
+        if not name:
+            name = " ".join(p for p in (first, " ".join(parts[Role.MIDDLE]), last) if p)
+        return ContactRow(
+            row=row,
+            where=where,
+            name=name,
+            first_name=first,
+            last_name=last,
+            phones=_dedup(phones),
+            groups=_dedup(groups),
+            extras=extras,
+        )
+
+
+def find_header(rows: Sequence[Sequence[str]]) -> int | None:
+    """Return the index of the first row (of at most HEADER_SEARCH_ROWS) with a phone header."""
+    for index, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if any(classify(cell) is Role.PHONE for cell in cells if cell and cell.strip()):
+            return index
+    return None
+
+
+def first_nonblank(rows: Sequence[Sequence[str]]) -> Sequence[str]:
+    """Return the first row with any non-blank cell (what a header was expected to be)."""
+    for cells in rows:
+        if any(cell.strip() for cell in cells):
+            return cells
+    return ()
+
+
+def no_phone_column(found: Sequence[str]) -> str:
+    """Return the "no phone column" problem text listing what the header did hold."""
+    listed = ", ".join(c.strip() for c in found if c.strip()) or "nothing"
+    return f"no phone column (looked for {LOOKED_FOR}; found: {listed})"

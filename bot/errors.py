@@ -1,0 +1,41 @@
+"""Turn known exceptions into one-line messages and exit codes for the CLI."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.contactfiles import ContactFileError
+from bot.phones import PhoneError
+from storage.db import StorageError
+
+logger = logging.getLogger(__name__)
+
+
+class UserError(Exception):
+    """A request that cannot be done as asked; the message says how to fix it."""
+
+
+class NotFound(UserError):
+    """The thing asked for does not exist."""
+
+
+class Forbidden(UserError):
+    """The person may not do this."""
+
+
+KNOWN: tuple[type[BaseException], ...] = (
+    UserError,
+    ContactFileError,
+    PhoneError,
+    StorageError,
+    ValueError,
+    OSError,
+)
+
+
+def describe(exc: BaseException) -> tuple[str, int | None]:
+    """A one-line message and an exit code (None when the error was unexpected)."""
+    if isinstance(exc, KNOWN):
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return text, 1
+    return f"unexpected error: {type(exc).__name__}: {exc}", None

@@ -1,0 +1,172 @@
+"""Import contacts from CSV, Excel and Word files into the store, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.clock import Clock
+from bot.contactfiles import ContactRow, read_contacts
+from bot.phones import PhoneError, PhoneNormaliser
+from storage import audit
+from storage.contacts import ContactIn, upsert_batch
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+BATCH = 2000
+MAX_SKIPPED_LISTED = 10_000
+LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_.-]*$")
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll a dry run back."""
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did, in the shape `--json` prints."""
+
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    skipped_count: int = 0
+    groups: Counter[str] = field(default_factory=Counter)
+    dry_run: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as one JSON-able object."""
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "skipped_count": self.skipped_count,
+            "groups": dict(sorted(self.groups.items())),
+            "dry_run": self.dry_run,
+        }
+
+
+def check_label(label: str) -> str:
+    """Validate a `kind:name` group label, returning it lower-cased."""
+    value = label.strip().lower()
+    if not LABEL_RE.match(value):
+        raise ValueError(f"bad group label {label!r}: use kind:name, e.g. club:ict")
+    return value
+
+
+class ContactImporter:
+    """Streams rows from a contact file, normalises numbers, and upserts them in batches."""
+
+    def __init__(self, db: Database, phones: PhoneNormaliser, *, clock: Clock):
+        self.db = db
+        self.phones = phones
+        self.clock = clock
+
+    async def run(
+        self,
+        path: Path,
+        *,
+        groups: tuple[str, ...] = (),
+        sheet: str | None = None,
+        dry_run: bool = False,
+        actor: str = "cli",
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import one file; the whole import commits or nothing does."""
+        extra_groups = tuple(check_label(g) for g in groups)
+        report = ImportReport(dry_run=dry_run)
+        rows = read_contacts(path, sheet=sheet)
+        try:
+            async with self.db.transaction() as tx:
+                batch: list[ContactIn] = []
+                done = 0
+                for row in rows:
+                    batch.extend(self._convert(row, extra_groups, report))
+                    done += 1
+                    if len(batch) >= BATCH:
+                        await self._flush(tx, batch, report)
+                        batch = []
+                        if progress:
+                            progress(done)
+                await self._flush(tx, batch, report)
+                if progress:
+                    progress(done)
+                await audit.record(
+                    tx,
+                    at=self.clock.now(),
+                    actor=actor,
+                    action="contacts.import",
+                    subject=str(path.name),
+                    imported=report.imported,
+                    updated=report.updated,
+                    unchanged=report.unchanged,
+                    skipped=report.skipped_count,
+                )
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        return report
+
+    def _convert(
+        self, row: ContactRow, extra_groups: tuple[str, ...], report: ImportReport
+    ) -> list[ContactIn]:
+        if not row.phones:
+            self._skip(report, row, "", "no phone number")
+            return []
+        labels = list(extra_groups)
+        for g in row.groups:
+            try:
+                labels.append(check_label(g))
+            except ValueError:
+                self._skip(report, row, g, "bad group name")
+        name = row.name or " ".join(p for p in (row.first_name, row.last_name) if p)
+        out = []
+        for raw in row.phones:
+            try:
+                phone = self.phones.normalise(raw)
+            except PhoneError as exc:
+                self._skip(report, row, raw, str(exc))
+                continue
+            out.append(
+                ContactIn(
+                    phone=phone,
+                    name=name.strip(),
+                    first_name=(row.first_name or name.split(" ")[0]).strip(),
+                    extra=dict(row.extras),
+                    groups=tuple(dict.fromkeys(labels)),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _skip(report: ImportReport, row: ContactRow, value: str, reason: str) -> None:
+        report.skipped_count += 1
+        if len(report.skipped) < MAX_SKIPPED_LISTED:
+            report.skipped.append(
+                {"row": row.row, "where": row.where, "value": value, "reason": reason}
+            )
+
+    async def _flush(self, tx: Any, batch: list[ContactIn], report: ImportReport) -> None:
+        if not batch:
+            return
+        results = await upsert_batch(tx, batch, now=self.clock.now(), source="import")
+        seen: dict[str, set[str]] = {}
+        for item, result in zip(batch, results, strict=True):
+            if result == "imported":
+                report.imported += 1
+            elif result == "updated":
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            for label in item.groups:
+                seen.setdefault(label, set()).add(item.phone)
+        for label, members in seen.items():
+            report.groups[label] += len(members)

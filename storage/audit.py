@@ -1,0 +1,43 @@
+"""The append-only audit log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from storage.db import Tx
+
+logger = logging.getLogger(__name__)
+
+
+async def record(
+    tx: Tx, *, at: datetime, actor: str, action: str, subject: str = "", **details: Any
+) -> None:
+    """Append one audit entry inside the caller's transaction."""
+    await tx.execute(
+        "INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)",
+        (at.isoformat(), actor, action, subject, json.dumps(details, default=str, sort_keys=True)),
+    )
+
+
+async def entries(tx: Tx, *, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Recent audit entries, newest first, optionally for one subject."""
+    if subject is None:
+        rows = await tx.fetchall("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+    else:
+        rows = await tx.fetchall(
+            "SELECT * FROM audit_log WHERE subject = ? ORDER BY id DESC LIMIT ?", (subject, limit)
+        )
+    return [
+        {
+            "id": r["id"],
+            "at": r["at"],
+            "actor": r["actor"],
+            "action": r["action"],
+            "subject": r["subject"],
+            "details": json.loads(r["details"]),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,186 @@
+"""The SQLite database: one aiosqlite connection, WAL, foreign keys, and serialised transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.migrations import MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StorageError(Exception):
+    """The database could not be opened or migrated; the message says why."""
+
+
+class Database:
+    """One connection; every write goes through `transaction()`, one at a time."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path):
+        self.conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, *, migrate: bool = True) -> Database:
+        """Open (creating if needed) the database file and migrate it forward."""
+        try:
+            if path.is_dir():
+                raise StorageError(f"{path}: is a directory, not a database file")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"{path}: cannot open database: {exc}") from None
+        conn.row_factory = aiosqlite.Row
+        db = cls(conn, path)
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            if migrate:
+                await db.migrate()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise StorageError(f"{path}: not a usable SQLite database: {exc}") from None
+        return db
+
+    async def close(self) -> None:
+        """Wait for the write in flight, then close the connection."""
+        async with self._lock:
+            await self.conn.close()
+
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial query."""
+        try:
+            async with self.read() as tx:
+                return bool(await tx.scalar("SELECT 1"))
+        except sqlite3.Error as exc:
+            logger.warning("database ping failed: %s", exc)
+            return False
+
+    async def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        async with self.conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> list[int]:
+        """Apply every pending migration, each in its own transaction; return those applied."""
+        current = await self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path}: schema version {current} is newer than this program "
+                f"({SCHEMA_VERSION}); upgrade smsops"
+            )
+        applied = []
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            async with self.transaction() as conn:
+                await conn.executescript_in_tx(MIGRATIONS[version - 1])
+                await conn.execute(f"PRAGMA user_version={version}")
+            applied.append(version)
+            logger.info("database migrated to schema version %d", version)
+        return applied
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; one at a time."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self.conn)
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """A consistent read: waits for writes in flight so it never sees half of one."""
+        async with self._lock:
+            yield Tx(self.conn)
+
+    async def backup(self, target: Path) -> None:
+        """Copy the live database to `target` with SQLite's online backup API."""
+        if target.exists():
+            raise StorageError(f"{target}: already exists; choose a new file name")
+        dest = sqlite3.connect(target)
+        try:
+            async with self._lock:
+                await self.conn.backup(dest)
+        finally:
+            dest.close()
+
+
+class Tx:
+    """The statements available inside a transaction or read; only storage/ uses it."""
+
+    def __init__(self, conn: aiosqlite.Connection):
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
+        """Run one statement; return the number of rows changed."""
+        cur = await self.conn.execute(sql, params)
+        count = cur.rowcount
+        await cur.close()
+        return count
+
+    async def insert(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
+        """Run an INSERT and return the new row id."""
+        cur = await self.conn.execute(sql, params)
+        rowid = cur.lastrowid
+        await cur.close()
+        return int(rowid or 0)
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+        await self.conn.executemany(sql, rows)
+
+    async def fetchall(
+        self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
+    ) -> list[sqlite3.Row]:
+        """All rows of a query."""
+        return list(await self.conn.execute_fetchall(sql, params))  # type: ignore[arg-type]
+
+    async def fetchone(
+        self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
+        """The first row of a query, or None."""
+        async with self.conn.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return row  # type: ignore[return-value]
+
+    async def scalar(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def executescript_in_tx(self, script: str) -> None:
+        """Run a multi-statement script inside the current transaction."""
+        for statement in _split_sql(script):
+            await self.conn.execute(statement)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into complete statements."""
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

@@ -1,0 +1,1 @@
+"""In-process fakes of the external services smsops talks to (loopback only)."""
