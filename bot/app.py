@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -11,47 +12,112 @@ from aiohttp import web
 from bot import __version__
 from bot.clock import Clock
 from bot.config_types import Config
-from bot.phones import PhoneNormaliser
+from bot.core import Core, build_core
+from bot.notify import FanOut
+from gateway.africastalking import AfricasTalkingGateway, build_ssl_context
+from gateway.base import DeliveryReport, Gateway
+from gateway.simulator import SimulatorGateway
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
+CORE = web.AppKey("core", Core)
 CONFIG = web.AppKey("config", Config)
-DB = web.AppKey("db", Database)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+GATEWAYS = web.AppKey("gateways", dict)
 CLOCK = web.AppKey("clock", Clock)
-PHONES = web.AppKey("phones", PhoneNormaliser)
+NOTIFIER = web.AppKey("notifier", FanOut)
+ON_CORE = web.AppKey("on_core", list)
 
 
-def build_app(config: Config, *, clock: Clock | None = None) -> web.Application:
+def build_app(
+    config: Config, *, clock: Clock | None = None, notifier: FanOut | None = None
+) -> web.Application:
     """Create the application; resources open on start-up and close on clean-up."""
+    from handlers.routes import add_routes
+
     app = web.Application(client_max_size=config.server.max_body_bytes)
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
-    app[PHONES] = PhoneNormaliser(config.default_region)
+    app[NOTIFIER] = notifier or FanOut()
+    app[ON_CORE] = []
     app.cleanup_ctx.append(_resources)
     app.router.add_get("/healthz", healthz)
+    add_routes(app, config)
     return app
+
+
+def build_gateways(
+    config: Config, session: aiohttp.ClientSession, *, on_report: Any
+) -> dict[str, Gateway]:
+    """The routed gateways (primary and fallback), built from config."""
+    gateways: dict[str, Gateway] = {}
+    wanted = {config.gateways.primary, config.gateways.fallback} - {None}
+    g = config.gateways
+    if "simulator" in wanted and g.simulator is not None:
+        gateways["simulator"] = SimulatorGateway(
+            delivery_delay_seconds=g.simulator.delivery_delay_seconds,
+            delivery_status=g.simulator.delivery_status,
+            on_report=on_report,
+        )
+    if "africastalking" in wanted and g.africastalking is not None:
+        at = g.africastalking
+        gateways["africastalking"] = AfricasTalkingGateway(
+            session=session,
+            username=at.username,
+            api_key=at.api_key,
+            sender_id=at.sender_id,
+            base_url=at.base_url,
+            enqueue=at.enqueue,
+            timeout_seconds=at.timeout_seconds,
+            ssl=build_ssl_context(ca_bundle=at.ca_bundle, verify=not at.insecure_skip_tls_verify),
+        )
+    return gateways
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    app[DB] = await Database.open(config.database_path)
-    app[SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-    logger.info("database %s open", config.database_path)
+    db = await Database.open(config.database_path)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+    app[SESSION] = session
+    holder: list[Core] = []
+
+    async def on_report(report: DeliveryReport) -> None:
+        await holder[0].delivery.apply(report)
+
+    gateways = build_gateways(config, session, on_report=on_report)
+    app[GATEWAYS] = gateways
+    core = build_core(config, db, gateways=gateways, clock=app[CLOCK], notifier=app[NOTIFIER])
+    holder.append(core)
+    app[CORE] = core
+    for hook in app[ON_CORE]:
+        await hook(app, core)
+    await core.dispatcher.recover()
+    core.dispatcher.start()
+    logger.info("database %s open; gateways: %s", config.database_path, ", ".join(gateways))
     try:
         yield
     finally:
-        await app[SESSION].close()
-        await app[DB].close()
+        await core.dispatcher.stop()
+        for gw in gateways.values():
+            close = getattr(gw, "close", None)
+            if close is not None:
+                await close()
+        await session.close()
+        await db.close()
         logger.info("database closed")
 
 
 async def healthz(request: web.Request) -> web.Response:
     """200 with version, database state and each gateway's state."""
     app = request.app
-    db_ok = await app[DB].ping()
+    core = app[CORE]
+    db_ok = await core.db.ping()
+    routes = core.dispatcher.health()
+    gateways = {}
+    for name, gw in app[GATEWAYS].items():
+        gateways[name] = {**dict(gw.health()), **routes.get(name, {})}
     return web.json_response(
-        {"version": __version__, "database": {"ok": db_ok}, "gateways": {}},
+        {"version": __version__, "database": {"ok": db_ok}, "gateways": gateways},
         status=200 if db_ok else 503,
     )

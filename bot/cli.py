@@ -6,19 +6,21 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from bot import __version__
+from bot.cli_broadcasts import register as register_broadcasts
 from bot.cli_contacts import register as register_contacts
 from bot.cli_db import register as register_db
+from bot.cli_ops import register as register_ops
 from bot.config import ConfigError, load_config, resolve_config_path
 from bot.config_types import Config
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[argparse.Namespace, Config], Awaitable[int]]
+Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
 
 
 class CliError(Exception):
@@ -34,8 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_db(sub)
     register_contacts(sub)
-    from bot.cli_ops import register as register_ops
-
+    register_broadcasts(sub)
     register_ops(sub)
     return parser
 

@@ -96,11 +96,11 @@ def load_config(path: Path) -> Config:
 
 def _parse_time(value: Any) -> time:
     if not isinstance(value, str):
-        raise ValueError("must be a time like \"08:00\"")
+        raise ValueError('must be a time like "08:00"')
     try:
         return time.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"must be a time like \"08:00\", got {value!r}") from None
+        raise ValueError(f'must be a time like "08:00", got {value!r}') from None
 
 
 def _zone(value: Any) -> ZoneInfo:

@@ -53,12 +53,19 @@ TABLE: Final[dict[int, tuple[SendOutcome, str]]] = {
     502: (SendOutcome.TEMPORARY, "RejectedByGateway"),
 }
 _CODE_BY_NAME: Final = {name.lower(): code for code, (_, name) in TABLE.items()}
+_ENVIRONMENTS: Final = {
+    "api.sandbox.africastalking.com": "sandbox",
+    "api.africastalking.com": "production",
+}
 
 
 def build_ssl_context(*, ca_bundle: str | None, verify: bool) -> SSLContext | bool:
     """Build the ssl argument for requests: a verifying context, or False when verify is off."""
     if not verify:
-        logger.warning("TLS certificate verification is DISABLED for the SMS gateway (verify=false)")
+        logger.warning(
+            "TLS certificate verification is DISABLED for the SMS gateway "
+            "(insecure_skip_tls_verify = true); never do this in production"
+        )
         return False
     try:
         return ssl.create_default_context(cafile=ca_bundle)
@@ -67,7 +74,7 @@ def build_ssl_context(*, ca_bundle: str | None, verify: bool) -> SSLContext | bo
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent/bad."""
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date); None if unusable."""
     if not value or not value.strip():
         return None
     text = value.strip()
@@ -91,13 +98,10 @@ def _number_key(number: object) -> str:
 
 
 def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    text = value.strip() if isinstance(value, str) else ""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 class AfricasTalkingGateway:
@@ -129,7 +133,7 @@ class AfricasTalkingGateway:
             base_url = SANDBOX_BASE_URL if username == "sandbox" else PRODUCTION_BASE_URL
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"gateways.africastalking.base_url is not an http(s) URL: {base_url!r}")
+            raise ValueError(f"gateways.africastalking.base_url is not http(s): {base_url!r}")
         self.name = name
         self.max_recipients_per_request = max_recipients_per_request
         self.username = username
@@ -141,11 +145,7 @@ class AfricasTalkingGateway:
         self._ssl = ssl
         self._url = self.base_url + SEND_PATH
         self._host = parts.hostname + (f":{parts.port}" if parts.port else "")
-        self._headers = {
-            "Accept": "application/json",
-            "apiKey": api_key,
-            "User-Agent": "smsops (aiohttp)",
-        }
+        self._headers = {"Accept": "application/json", "apiKey": api_key, "User-Agent": "smsops"}
         self._timeout = aiohttp.ClientTimeout(
             total=timeout_seconds, sock_connect=min(timeout_seconds, 10.0)
         )
@@ -158,12 +158,7 @@ class AfricasTalkingGateway:
     @property
     def environment(self) -> str:
         """'sandbox', 'production' or 'custom', from the base URL's host."""
-        host = urlsplit(self.base_url).hostname
-        if host == urlsplit(SANDBOX_BASE_URL).hostname:
-            return "sandbox"
-        if host == urlsplit(PRODUCTION_BASE_URL).hostname:
-            return "production"
-        return "custom"
+        return _ENVIRONMENTS.get(urlsplit(self.base_url).hostname or "", "custom")
 
     def health(self) -> Mapping[str, Any]:
         """A JSON-able summary for /healthz; never contains the api key."""
@@ -204,7 +199,7 @@ class AfricasTalkingGateway:
         except GatewayError as exc:
             self._stats.errors += 1
             self._stats.last_error = str(exc)
-            logger.warning("%s: send to %d recipient(s) failed: %s", self.name, len(recipients), exc)
+            logger.warning("%s: send to %d number(s) failed: %s", self.name, len(recipients), exc)
             raise
         accepted = sum(r.outcome is SendOutcome.ACCEPTED for r in results)
         logger.info("%s: %d/%d recipient(s) accepted", self.name, accepted, len(results))
@@ -223,6 +218,7 @@ class AfricasTalkingGateway:
                 headers=self._headers,
                 timeout=self._timeout,
                 allow_redirects=False,
+                raise_for_status=False,
                 **extra,
             ) as resp:
                 body = await resp.text(encoding="utf-8", errors="replace")
@@ -231,7 +227,7 @@ class AfricasTalkingGateway:
             raise GatewayError(
                 self._redact(
                     f"TLS verification problem talking to {host}: {exc}. If a proxy or private "
-                    "CA is in the way, point the gateway's `ca_bundle` option at its CA file"
+                    "CA is in the way, set gateways.africastalking.ca_bundle to its CA file"
                 ),
                 temporary=False,
             ) from exc
@@ -276,16 +272,16 @@ class AfricasTalkingGateway:
         try:
             data = json.loads(body)
         except ValueError:
-            raise GatewayAmbiguousError(f"{where} with a body that is not JSON: {snippet}") from None
+            raise GatewayAmbiguousError(f"{where}, body is not JSON: {snippet}") from None
         smd = data.get("SMSMessageData") if isinstance(data, dict) else None
         entries = smd.get("Recipients") if isinstance(smd, dict) else None
         if not isinstance(smd, dict) or not isinstance(entries, list):
             raise GatewayAmbiguousError(f"{where} without SMSMessageData.Recipients: {snippet}")
         if not all(isinstance(e, dict) for e in entries):
             raise GatewayAmbiguousError(f"{where} with a malformed Recipients list: {snippet}")
-        if not entries:
+        if not entries:  # e.g. {"Message": "InvalidSenderId", "Recipients": []}
             code = _CODE_BY_NAME.get(str(smd.get("Message", "")).strip().lower())
-            if code is not None and TABLE[code][0] is not SendOutcome.ACCEPTED:  # e.g. {"Message": "InvalidSenderId", "Recipients": []}
+            if code is not None and TABLE[code][0] is not SendOutcome.ACCEPTED:
                 return [self._result(r, {"statusCode": code, "number": r}) for r in recipients]
         by_number: dict[str, list[dict[str, Any]]] = {}
         for entry in entries:

@@ -68,7 +68,7 @@ def _optional(form: Mapping[str, str], name: str) -> str | None:
 
 
 def parse_received_at(value: str) -> datetime | None:
-    """Parse AT's `date` ('2026-11-20 09:15:03' or ISO 8601, 'Z' allowed) as aware UTC; else None."""
+    """Parse AT's `date` ('2026-11-20 09:15:03' or ISO 8601 with 'Z') as aware UTC, else None."""
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -118,7 +118,7 @@ def parse_inbound(form: Mapping[str, str], *, gateway: str = "africastalking") -
     if raw_date is not None:
         received_at = parse_received_at(raw_date)
         if received_at is None:  # keep the message: a bad stamp must not lose an SMS
-            logger.warning("inbound %s: unparseable date %r; leaving it unset", provider_id, raw_date)
+            logger.warning("inbound %s: unparseable date %r; left unset", provider_id, raw_date)
     return InboundSms(
         gateway=gateway,
         provider_id=provider_id,

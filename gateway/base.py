@@ -40,7 +40,12 @@ class DeliveryStatus(enum.Enum):
 
 
 _FINAL = frozenset(
-    {DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.REJECTED, DeliveryStatus.EXPIRED}
+    {
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.REJECTED,
+        DeliveryStatus.EXPIRED,
+    }
 )
 
 
@@ -126,7 +131,7 @@ class Gateway(Protocol):
     max_recipients_per_request: int
 
     async def send(self, message: OutgoingMessage) -> list[RecipientResult]:
-        """Send one text to its recipients; raise GatewayError when the request as a whole failed."""
+        """Send one text to its recipients; raise GatewayError if the whole request failed."""
         ...
 
     def health(self) -> Mapping[str, Any]:

@@ -95,12 +95,11 @@ def analyse(text: str) -> TextInfo:
         n_ext = len(_EXT_RE.findall(text))
         return _gsm_info(text, len(text) + n_ext, n_ext)
     bad = tuple(dict.fromkeys(_NON_GSM_RE.findall(text)))
-    if max(text) < "\U00010000":  # all in the BMP: one UTF-16 unit per char
-        units = len(text)
+    units = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    if units == len(text):  # all in the BMP: one UTF-16 unit per char
         segments = 1 if units <= UCS2_SINGLE else -(-units // UCS2_MULTI)
     else:
         heavy = _heavy_positions(text, _ASTRAL_RE)
-        units = len(text) + len(heavy)
         segments = 1 if units <= UCS2_SINGLE else len(_part_bounds(len(text), heavy, UCS2_MULTI))
     return TextInfo("UCS-2", units, segments, UCS2_SINGLE if segments == 1 else UCS2_MULTI, bad)
 

@@ -224,7 +224,8 @@ async def get_contact(tx: Tx, phone: str) -> Contact | None:
 
 async def iter_contacts(tx: Tx, *, group: str | None = None) -> AsyncIterator[Contact]:
     """Stream contacts ordered by id, optionally those in one group, with their labels."""
-    where, params = "", ()
+    where = ""
+    params: tuple[str, ...] = ()
     if group is not None:
         where = "WHERE c.id IN (SELECT contact_id FROM memberships m JOIN groups g "
         where += "ON g.id = m.group_id WHERE g.label = ?)"

@@ -151,7 +151,7 @@ class Tx:
         self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
     ) -> list[sqlite3.Row]:
         """All rows of a query."""
-        return list(await self.conn.execute_fetchall(sql, params))  # type: ignore[arg-type]
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchone(
         self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
@@ -159,7 +159,7 @@ class Tx:
         """The first row of a query, or None."""
         async with self.conn.execute(sql, params) as cur:
             row = await cur.fetchone()
-        return row  # type: ignore[return-value]
+        return row
 
     async def scalar(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
         """The first column of the first row, or None."""

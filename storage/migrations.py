@@ -50,4 +50,65 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION]
+V2_DISPATCH = """
+CREATE TABLE broadcasts (
+    id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    message TEXT NOT NULL,
+    body TEXT,
+    sender_id TEXT,
+    requested_by TEXT NOT NULL,
+    send_at TEXT,
+    expires_at TEXT,
+    approvals_needed INTEGER NOT NULL,
+    recipients INTEGER NOT NULL DEFAULT 0,
+    preview TEXT NOT NULL DEFAULT '{}',
+    paused_reason TEXT,
+    chat_refs TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX broadcasts_state ON broadcasts(state);
+CREATE TABLE approvals (
+    broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id),
+    person TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (broadcast_id, person)
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    broadcast_id INTEGER REFERENCES broadcasts(id),
+    contact_id INTEGER REFERENCES contacts(id),
+    phone TEXT NOT NULL,
+    text TEXT,
+    segments INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    promo INTEGER NOT NULL DEFAULT 0,
+    ignore_optout INTEGER NOT NULL DEFAULT 0,
+    sender_id TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    gateway TEXT,
+    batch_id TEXT,
+    provider_id TEXT,
+    provider_status TEXT,
+    delivery_status TEXT,
+    cost REAL,
+    error TEXT,
+    inbound_id INTEGER UNIQUE,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (broadcast_id, phone)
+);
+CREATE INDEX outbox_ready ON outbox(state, priority, next_attempt_at, id);
+CREATE INDEX outbox_broadcast ON outbox(broadcast_id, state);
+CREATE INDEX outbox_batch ON outbox(batch_id);
+CREATE UNIQUE INDEX outbox_provider ON outbox(gateway, provider_id);
+CREATE INDEX outbox_contact ON outbox(contact_id, id);
+"""
+
+MIGRATIONS: list[str] = [V1_FOUNDATION, V2_DISPATCH]

@@ -1,12 +1,12 @@
-"""Header detection: which column holds names, phones and groups, and how a row becomes a contact."""
+"""Header detection: which columns hold names, phones and groups; how a row becomes a contact."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from bot.contactfiles.model import ContactRow
 
@@ -98,9 +98,12 @@ def classify(header: str) -> Role:
 
 def split_phones(value: str) -> list[str]:
     """Split a cell holding several numbers (" ::: ", "/", ";" or new lines) into raw numbers."""
+    if ":" not in value and "/" not in value and ";" not in value and "\n" not in value:
+        return [value.strip()] if value.strip() else []
     return [part for part in _PHONE_SPLIT.split(value.strip()) if part]
 
 
+@lru_cache(maxsize=4096)
 def group_tag(kind: str, value: str) -> str | None:
     """Return "kind:value" for one group value, lower-cased and dashed; None for system labels."""
     text = value.strip()
@@ -116,17 +119,41 @@ def group_tag(kind: str, value: str) -> str | None:
     return f"{kind}:{text}"
 
 
-def _dedup(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
+def _dedup(items: list[str]) -> tuple[str, ...]:
+    return tuple(items) if len(items) < 2 else tuple(dict.fromkeys(items))
 
 
-@dataclass(frozen=True)
+def _joined(values: Sequence[str], columns: Sequence[int], width: int) -> str:
+    if not columns:
+        return ""
+    if len(columns) == 1:
+        return values[columns[0]].strip() if columns[0] < width else ""
+    return " ".join(v for i in columns if i < width and (v := values[i].strip()))
+
+
 class HeaderMap:
     """The roles of a header row's columns, and the extras key of each other column."""
 
-    headers: tuple[str, ...]
-    roles: tuple[Role, ...]
-    keys: tuple[str, ...]
+    def __init__(self, headers: Sequence[str], roles: Sequence[Role], keys: Sequence[str]) -> None:
+        self.headers = tuple(headers)
+        self.roles = tuple(roles)
+        self.keys = tuple(keys)
+        columns = list(enumerate(self.roles))
+        self._phones = [i for i, role in columns if role is Role.PHONE]
+        self._groups = [(i, role.value) for i, role in columns if role in (Role.CLUB, Role.DEPT)]
+        self._name, self._first, self._middle, self._last = (
+            [i for i, role in columns if role is part]
+            for part in (Role.NAME, Role.FIRST, Role.MIDDLE, Role.LAST)
+        )
+        self._extras = [
+            (i, self.keys[i]) for i, role in columns if role in (Role.EXTRA, Role.MIDDLE)
+        ]
+
+    def __repr__(self) -> str:
+        pairs = ", ".join(
+            f"{h or '?'}={r.value}" for h, r in zip(self.headers, self.roles, strict=True)
+        )
+        return f"HeaderMap({pairs})"
 
     @classmethod
     def from_headers(cls, headers: Sequence[str]) -> HeaderMap:
@@ -142,11 +169,11 @@ class HeaderMap:
                 unique, n = f"{key}_{n}", n + 1
             seen.add(unique)
             keys.append(unique)
-        return cls(cleaned, roles, tuple(keys))
+        return cls(cleaned, roles, keys)
 
     @classmethod
     def headerless(cls, width: int, phone_columns: Iterable[int]) -> HeaderMap:
-        """Build a map for a file without a header: given columns hold phones, the first other one names."""
+        """Build a map for a header-less file: phones in given columns, name in the first other."""
         phones = set(phone_columns)
         roles: list[Role] = []
         for index in range(width):
@@ -156,56 +183,45 @@ class HeaderMap:
                 roles.append(Role.NAME)
             else:
                 roles.append(Role.EXTRA)
-        keys = tuple(f"column_{i}" for i in range(1, width + 1))
-        return cls(tuple("" for _ in range(width)), tuple(roles), keys)
+        keys = [f"column_{i}" for i in range(1, width + 1)]
+        return cls(["" for _ in range(width)], roles, keys)
 
     @property
     def has_phone(self) -> bool:
         """Whether any column holds phone numbers."""
-        return Role.PHONE in self.roles
-
-    def found(self) -> str:
-        """Return the non-empty headers, comma-separated, for error messages."""
-        return ", ".join(h for h in self.headers if h) or "(empty header row)"
+        return bool(self._phones)
 
     def build(self, values: Sequence[str], *, row: int, where: str = "") -> ContactRow | None:
         """Turn one row's cell texts into a ContactRow; None when every cell is blank."""
-        parts: dict[Role, list[str]] = {role: [] for role in Role}
+        width = len(values)
+
+        def cell(index: int) -> str:
+            return values[index].strip() if index < width else ""
+
         phones: list[str] = []
-        groups: list[str] = []
-        extras: dict[str, str] = {}
-        width = len(self.roles)
-        blank = True
-        for index, raw in enumerate(values):
-            value = raw.strip()
-            if not value:
-                continue
-            blank = False
-            role = self.roles[index] if index < width else Role.EXTRA
-            if role is Role.PHONE:
+        for index in self._phones:
+            if value := cell(index):
                 phones.extend(split_phones(value))
-            elif role in (Role.CLUB, Role.DEPT):
-                for item in _GROUP_SPLIT.split(value):
-                    tag = group_tag(role.value, item)
-                    if tag:
-                        groups.append(tag)
-            else:
-                if role is not Role.EXTRA:
-                    parts[role].append(value)
-                if role in (Role.EXTRA, Role.MIDDLE):
-                    key = self.keys[index] if index < width else f"column_{index + 1}"
-                    extras[key] = value
-        if blank:
+        groups: list[str] = []
+        for index, kind in self._groups:
+            if value := cell(index):
+                groups.extend(
+                    t for item in _GROUP_SPLIT.split(value) if (t := group_tag(kind, item))
+                )
+        name = _joined(values, self._name, width)
+        first = _joined(values, self._first, width)
+        middle = _joined(values, self._middle, width)
+        last = _joined(values, self._last, width)
+        extras = {key: value for index, key in self._extras if (value := cell(index))}
+        for index in range(len(self.roles), width):
+            if value := values[index].strip():
+                extras[f"column_{index + 1}"] = value
+        if not (phones or groups or name or first or last or extras):
             return None
-        first = " ".join(parts[Role.FIRST])
-        last = " ".join(parts[Role.LAST])
-        name = " ".join(parts[Role.NAME])
-        if not name:
-            name = " ".join(p for p in (first, " ".join(parts[Role.MIDDLE]), last) if p)
         return ContactRow(
             row=row,
             where=where,
-            name=name,
+            name=name or " ".join(p for p in (first, middle, last) if p),
             first_name=first,
             last_name=last,
             phones=_dedup(phones),
@@ -234,3 +250,33 @@ def no_phone_column(found: Sequence[str]) -> str:
     """Return the "no phone column" problem text listing what the header did hold."""
     listed = ", ".join(c.strip() for c in found if c.strip()) or "nothing"
     return f"no phone column (looked for {LOOKED_FOR}; found: {listed})"
+
+
+_PHONE_CELL = re.compile(r"[+(]*\d[\d()\-. \u00a0]*\d\)?")
+
+
+def looks_like_phone(cell: str) -> bool:
+    """Whether a whole cell is one or more phone numbers (9-15 digits each) and nothing else."""
+    parts = split_phones(cell)
+    return bool(parts) and all(
+        _PHONE_CELL.fullmatch(p) and 9 <= sum(c.isdigit() for c in p) <= 15 for p in parts
+    )
+
+
+def locate_header(rows: Sequence[Sequence[str]]) -> tuple[int, HeaderMap] | None:
+    """Find where data starts and how to read it: after a phone header, or a headerless list.
+
+    Returns (index of the first data row, map), or None when the leading rows hold neither a
+    phone header nor a row whose cells are phone numbers.
+    """
+    index = find_header(rows)
+    if index is not None:
+        return index + 1, HeaderMap.from_headers(rows[index])
+    for index, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if not any(c.strip() for c in cells):
+            continue
+        phones = [i for i, c in enumerate(cells) if c.strip() and looks_like_phone(c)]
+        if not phones:
+            return None
+        return index, HeaderMap.headerless(len(cells), phones)
+    return None

@@ -57,6 +57,7 @@ class ContactSource(ABC):
     def __init__(self, path: Path, *, total_hint: int | None) -> None:
         self.path = path
         self.total_hint = total_hint
+        self.closed = False
 
     @abstractmethod
     def __iter__(self) -> Iterator[ContactRow]:
@@ -68,6 +69,7 @@ class ContactSource(ABC):
 
     def close(self) -> None:
         """Release the file handle or workbook held by this source."""
+        self.closed = True
 
     def error(self, problem: str, *, where: str | None = None) -> ContactFileError:
         """Build a ContactFileError for this source's file."""

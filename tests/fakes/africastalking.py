@@ -110,6 +110,7 @@ class Faults:
     _delay: tuple[float, _Budget] | None = None
     _reset: _Budget | None = None
     _malformed: _Budget | None = None
+    _raw: tuple[int, str, _Budget] | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -140,6 +141,10 @@ class Faults:
         """Answer 201 application/json with a truncated, unparseable body."""
         self._malformed = _Budget(count)
 
+    def raw_response(self, body: str, *, status: int = 201, count: int | None = None) -> None:
+        """Answer with this exact body as application/json (for odd provider answers)."""
+        self._raw = (status, body, _Budget(count))
+
     def set_number_status(self, number: str, status_code: int) -> None:
         """Give every message to `number` this per-recipient statusCode."""
         self.number_status[number] = status_code
@@ -152,7 +157,7 @@ class Faults:
         """Remove every injected fault."""
         self.number_status.clear()
         self.balance_messages = None
-        self._http = self._delay = self._reset = self._malformed = None
+        self._http = self._delay = self._reset = self._malformed = self._raw = None
 
 
 class FakeAfricasTalking:
@@ -234,6 +239,8 @@ class FakeAfricasTalking:
         if http is not None and faults.rng.random() < http.probability and http.budget.take():
             headers = {} if http.retry_after is None else {"Retry-After": http.retry_after}
             return web.Response(status=http.status, text=http.body, headers=headers)
+        if faults._raw is not None and faults._raw[2].take():
+            return _json(faults._raw[0], faults._raw[1].encode())
         if faults._malformed is not None and faults._malformed.take():
             return _json(201, b'{"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.')
         for name in ("to", "message"):

@@ -1,0 +1,93 @@
+"""One-to-one messages: staff replies, REST sends, test messages, retries and status look-ups."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.clock import Clock
+from bot.compose import MAX_MESSAGE_CHARS
+from bot.config_types import Config, Person
+from bot.errors import NotFound, UserError
+from bot.phones import PhoneNormaliser
+from gateway.gsm import analyse
+from storage import audit, outbox
+from storage import contacts as cstore
+from storage.audience import add_bare_contacts, contact_ids_for
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+class Messaging:
+    """Queues single messages in the urgent lane."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: Config,
+        *,
+        phones: PhoneNormaliser,
+        clock: Clock,
+        wake: Callable[[], None],
+    ):
+        self.db = db
+        self.config = config
+        self.phones = phones
+        self.clock = clock
+        self.wake = wake
+
+    async def send_one(self, to: str, text: str, *, person: Person, purpose: str = "direct") -> int:
+        """Queue one message to one number; opted-out contacts are refused."""
+        phone = self.phones.normalise(to)
+        if not text.strip():
+            raise UserError("the message is empty")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise UserError(f"the message is {len(text)} characters; the limit is 1600")
+        now = self.clock.now()
+        async with self.db.transaction() as tx:
+            contact = await cstore.get_contact(tx, phone)
+            if contact is not None and contact.opted_out_at and purpose != "test":
+                raise UserError(f"{phone} has opted out (STOP); they must text START first")
+            if contact is None:
+                await add_bare_contacts(tx, [phone], stamp=now.isoformat())
+            cid = (await contact_ids_for(tx, [phone]))[phone]
+            row_id = await outbox.insert_single(
+                tx,
+                contact_id=cid,
+                phone=phone,
+                text=text,
+                segments=analyse(text).segments,
+                stamp=now.isoformat(),
+                ignore_optout=purpose == "test",
+                sender_id=self.config.dispatch.default_sender_id,
+            )
+            assert row_id is not None
+            await audit.record(
+                tx,
+                at=now,
+                actor=person.id,
+                action=f"sms.{purpose}",
+                subject=phone,
+                outbox_id=row_id,
+                chars=len(text),
+            )
+        self.wake()
+        return row_id
+
+    async def retry(self, row_id: int, *, person: Person) -> None:
+        """Queue a failed or unknown single message again, on purpose."""
+        now = self.clock.now()
+        async with self.db.transaction() as tx:
+            if not await outbox.requeue_row(tx, row_id, stamp=now.isoformat()):
+                raise NotFound(f"no failed or unknown message {row_id}")
+            await audit.record(
+                tx, at=now, actor=person.id, action="sms.retry", subject=f"m{row_id}"
+            )
+        self.wake()
+
+    async def statuses(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Current state of messages by id."""
+        async with self.db.read() as tx:
+            return await outbox.statuses(tx, ids)

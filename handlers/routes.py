@@ -1,0 +1,21 @@
+"""Every HTTP route of the app, registered in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.config_types import Config
+from handlers.callbacks import add_callback_routes
+from handlers.http import errors_middleware
+from handlers.rest import add_rest_routes
+
+logger = logging.getLogger(__name__)
+
+
+def add_routes(app: web.Application, config: Config) -> None:
+    """Install the error middleware and all routes."""
+    app.middlewares.append(errors_middleware)
+    add_callback_routes(app)
+    add_rest_routes(app)
