@@ -81,7 +81,9 @@ def parse_audience(expression: str, phones: PhoneNormaliser) -> Audience:
             try:
                 numbers.append(phones.normalise(word))
                 continue
-            except PhoneError:
+            except PhoneError as exc:
+                if re.fullmatch(r"\+?\d+", word):
+                    raise AudienceError(f"{word}: {exc}") from None
                 raise AudienceError(
                     f"{word!r} is not a group (kind:name, e.g. club:ict), all, or a phone number"
                 ) from None
@@ -99,7 +101,7 @@ def parse_audience(expression: str, phones: PhoneNormaliser) -> Audience:
 
 def unknown_group_error(label: str, known: list[str]) -> AudienceError:
     """`no group club:itc — did you mean club:ict?`, with the closest existing names."""
-    close = difflib.get_close_matches(label, known, n=3, cutoff=0.6)
+    close = difflib.get_close_matches(label, known, n=3, cutoff=0.75)
     if not close:
         _, _, name = label.partition(":")
         close = [k for k in known if k.partition(":")[2] == name][:3]

@@ -41,10 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(verbose: bool, config: Config | None) -> None:
+def _setup_logging(verbose: bool, config: Config | None, *, server: bool) -> None:
     from bot.logs import setup_logging
 
-    setup_logging(verbose=verbose, secrets=config.secrets() if config else [])
+    level = logging.DEBUG if verbose else logging.INFO if server else logging.WARNING
+    setup_logging(level=level, secrets=config.secrets() if config else [])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.problems:
             print(f"config: {line}", file=sys.stderr)
         return 2
-    _setup_logging(args.verbose, config)
+    _setup_logging(args.verbose, config, server=args.command == "serve")
     handler: Handler = args.handler
     try:
         return asyncio.run(handler(args, config))

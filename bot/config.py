@@ -29,6 +29,7 @@ from bot.config_types import (
 )
 from bot.configschema import Reader
 from bot.keyword_defaults import build_keywords
+from bot.phones import PhoneError, PhoneNormaliser
 
 logger = logging.getLogger(__name__)
 
@@ -176,17 +177,18 @@ def _server(s: Reader | None) -> ServerConfig:
 
 def _people(r: Reader, *, region: str) -> dict[str, Person]:
     people: dict[str, Person] = {}
+    try:
+        normaliser = PhoneNormaliser(region)
+    except Exception:  # an unknown region is reported elsewhere
+        normaliser = PhoneNormaliser("KE")
     for pid, p in r.tables("people").items():
         role = p.choice("role", ROLES)
         phone = p.text("phone")
         if isinstance(phone, str):
             try:
-                parsed = phonenumbers.parse(phone, region)
-                if not phonenumbers.is_valid_number(parsed):
-                    raise phonenumbers.NumberParseException(0, "not a valid number")
-                phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-            except phonenumbers.NumberParseException:
-                p.problem("phone", f"not a valid phone number: {phone!r}")
+                phone = normaliser.normalise(phone)
+            except PhoneError as exc:
+                p.problem("phone", f"not a valid phone number: {phone!r} ({exc})")
         tg = p.integer("telegram_user_id", None)
         people[pid] = Person(
             id=pid,

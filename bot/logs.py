@@ -29,13 +29,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(*, verbose: bool, secrets: Iterable[str]) -> None:
-    """Log to stderr at INFO (DEBUG when verbose), with secrets redacted."""
+def setup_logging(*, level: int, secrets: Iterable[str]) -> None:
+    """Log to stderr at `level`, with secrets redacted."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(level)
     for noisy in ("aiosqlite", "asyncio", "slack_bolt", "httpx", "telegram"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -3,7 +3,7 @@
 `encode_submit` builds the SMS-SUBMIT PDUs to write after AT+CMGS=<tpdu_length>,
 one per segment, with a concatenation UDH when the text needs more than one. The
 decoders (SMS-DELIVER, SMS-SUBMIT, SMS-STATUS-REPORT) live in `gateway.pdu_decode`
-and are re-exported here.
+(field readers in `gateway.pdu_fields`) and are re-exported here: import from here.
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from dataclasses import dataclass
 
 from gateway import gsm
 from gateway.pdu_decode import (
-    Alphabet,
-    ConcatInfo,
     DecodedPdu,
     DecodedSubmit,
     DeliverPdu,
-    PduError,
     StatusCategory,
     StatusReportPdu,
     decode_any,
@@ -27,6 +24,7 @@ from gateway.pdu_decode import (
     decode_submit,
     status_category,
 )
+from gateway.pdu_fields import Alphabet, ConcatInfo, PduError
 
 logger = logging.getLogger(__name__)
 

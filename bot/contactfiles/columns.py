@@ -111,11 +111,15 @@ def group_tag(kind: str, value: str) -> str | None:
         text = text.lstrip("* ").strip()
         if text.casefold().replace(" ", "") in _GOOGLE_SYSTEM_LABELS:
             return None
-    text = re.sub(r"\s+", "-", text.lower())
-    if not text:
+    text = text.lower()
+    prefixed = _KIND_PREFIX.match(text)
+    if prefixed:
+        text = f"{prefixed.group(1)}:{text[prefixed.end() :]}"
+    text = re.sub(r"\s+", "-", text)
+    if not text or text.endswith(":"):
         return None
-    if _KIND_PREFIX.match(text):
-        return _KIND_PREFIX.sub(r"\1:", text)
+    if prefixed:
+        return text
     return f"{kind}:{text}"
 
 

@@ -128,14 +128,14 @@ class CsvSource(ContactSource):
     def _open(self) -> None:
         sample = self._raw.read(SAMPLE_BYTES)
         self.encoding = sniff_encoding(sample, self.path)
-        decoder = codecs.getincrementaldecoder(self.encoding)(errors=_FALLBACK)
+        # Stray bytes in an 8-bit file are read as Latin-1; UTF-16 must decode cleanly.
+        errors = "strict" if self.encoding.startswith("utf-16") else _FALLBACK
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors=errors)
         text = decoder.decode(sample, final=False)
         if _looks_binary(text):
             raise self.error(f"{CANNOT_DECODE}; it looks like binary data, not a CSV")
         self._raw.seek(0)
-        self._text = io.TextIOWrapper(
-            self._raw, encoding=self.encoding, errors=_FALLBACK, newline=""
-        )
+        self._text = io.TextIOWrapper(self._raw, encoding=self.encoding, errors=errors, newline="")
         if text.startswith("sep=") and text[5:6] in ("\r", "\n"):
             self.delimiter = text[4]
             self._text.readline()
@@ -144,12 +144,13 @@ class CsvSource(ContactSource):
         logger.debug("%s: encoding %s, delimiter %r", self.path, self.encoding, self.delimiter)
         self._reader = csv.reader(self._lines(), delimiter=self.delimiter)
         self._head: list[list[str]] = []
-        for _ in range(HEADER_SEARCH_ROWS):
+        located = None
+        while located is None and len(self._head) < HEADER_SEARCH_ROWS:
             cells = self._next_record()
             if cells is None:
                 break
             self._head.append(cells)
-        located = locate_header(self._head)
+            located = locate_header(self._head)
         if located is None:
             if not any(any(c.strip() for c in cells) for cells in self._head):
                 raise self.error("file has no rows (only blank lines)")

@@ -22,6 +22,9 @@ MAX_RATIO = 100
 RATIO_FLOOR = 10 * MB
 #: Most members an Office file may hold.
 MAX_MEMBERS = 10_000
+#: How old binary Office files (and password-protected new ones) start.
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+NEW_SUFFIX = {"Excel": ".xlsx", "Word": ".docx"}
 
 
 def _mb(size: int) -> str:
@@ -39,6 +42,11 @@ def check_zip(path: Path, *, kind: str, shown: Path | None = None) -> None:
             members = archive.infolist()
     except zipfile.BadZipFile as exc:
         logger.debug("%s: bad zip: %s", path, exc)
+        with path.open("rb") as handle:
+            if handle.read(8) == OLE_MAGIC:
+                problem = f"not a valid {kind} file (it is password-protected or in the old "
+                problem += f"binary format; save it again as {NEW_SUFFIX.get(kind, 'a new file')})"
+                raise ContactFileError(name, problem) from exc
         raise ContactFileError(name, f"not a valid {kind} file (corrupt zip)") from exc
     except (OSError, ValueError, EOFError) as exc:
         raise ContactFileError(name, f"not a valid {kind} file ({exc})") from exc

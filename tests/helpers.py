@@ -1,0 +1,173 @@
+"""Test helpers: configs written as real TOML files, and a core on a temporary database."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.clock import FrozenClock
+from bot.config import load_config
+from bot.config_types import Config
+from bot.core import Core, build_core
+from bot.notify import FanOut
+from gateway.base import Gateway
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+AT_KEY = "fake-at-api-key"
+CALLBACK_SECRET = "cb-secret-0123456789"
+API_TOKEN = "registrar-token-0123456789abcdef"
+DEAN_TOKEN = "dean-token-0123456789abcdef01"
+ADMIN_TOKEN = "admin-token-0123456789abcdef0"
+
+BASE = """
+[organisation]
+name = "Test University"
+timezone = "Africa/Nairobi"
+default_region = "KE"
+
+[database]
+path = "test.db"
+
+[server]
+host = "127.0.0.1"
+port = 0
+
+[gateways]
+primary = "{primary}"
+{fallback_line}
+
+[gateways.simulator]
+delivery_delay_seconds = 0.05
+
+[gateways.africastalking]
+username = "sandbox"
+api_key = "{at_key}"
+callback_secret = "{secret}"
+base_url = "{at_url}"
+timeout_seconds = {timeout}
+
+[dispatch]
+approval_threshold = {threshold}
+second_approver_threshold = {second}
+approval_expiry_minutes = 60
+price_per_segment = 0.8
+currency = "KES"
+quiet_hours_start = "{quiet_start}"
+quiet_hours_end = "{quiet_end}"
+batch_size = {batch}
+max_attempts = {attempts}
+backoff_base_seconds = {backoff}
+backoff_max_seconds = 5
+
+[dispatch.footers]
+promo = "STOP to opt out"
+
+[api.tokens.registrar]
+token = "{api_token}"
+person = "registrar"
+
+[api.tokens.dean]
+token = "{dean_token}"
+person = "dean"
+
+[api.tokens.admin]
+token = "{admin_token}"
+person = "ict-admin"
+
+[people.registrar]
+name = "Registrar"
+role = "staff"
+phone = "0712000001"
+
+[people.dean]
+name = "Dean"
+role = "approver"
+phone = "0712000002"
+
+[people.bursar]
+name = "Bursar"
+role = "approver"
+phone = "0712000004"
+
+[people.ict-admin]
+name = "ICT Admin"
+role = "admin"
+phone = "0712000003"
+"""
+
+
+def write_config(tmp_path: Path, *, extra: str = "", **overrides: Any) -> Path:
+    """Write a complete test config file and return its path."""
+    values: dict[str, Any] = {
+        "primary": "simulator",
+        "fallback_line": "",
+        "at_key": AT_KEY,
+        "secret": CALLBACK_SECRET,
+        "at_url": "http://127.0.0.1:9",
+        "timeout": 5,
+        "threshold": 3,
+        "second": 0,
+        "quiet_start": "00:00",
+        "quiet_end": "00:00",
+        "batch": 100,
+        "attempts": 4,
+        "backoff": 0.01,
+        "api_token": API_TOKEN,
+        "dean_token": DEAN_TOKEN,
+        "admin_token": ADMIN_TOKEN,
+    }
+    values.update(overrides)
+    path = tmp_path / "smsops.toml"
+    path.write_text(BASE.format(**values) + textwrap.dedent(extra), encoding="utf-8")
+    return path
+
+
+def make_config(tmp_path: Path, *, extra: str = "", **overrides: Any) -> Config:
+    """A loaded Config for a fresh temporary folder."""
+    return load_config(write_config(tmp_path, extra=extra, **overrides))
+
+
+def frozen(at: str = "2026-11-20T07:00:00+00:00") -> FrozenClock:
+    """A frozen clock at a given UTC time (10:00 in Nairobi by default)."""
+    return FrozenClock(datetime.fromisoformat(at).astimezone(UTC))
+
+
+@asynccontextmanager
+async def open_core(
+    config: Config,
+    *,
+    gateways: dict[str, Gateway] | None = None,
+    clock: Any = None,
+    notifier: FanOut | None = None,
+) -> AsyncIterator[Core]:
+    """A core on the config's database; the dispatcher is not started."""
+    db = await Database.open(config.database_path)
+    try:
+        yield build_core(config, db, gateways=gateways or {}, clock=clock, notifier=notifier)
+    finally:
+        await db.close()
+
+
+CONTACTS_CSV = """Name,Phone,Club,Department
+Achieng Otieno,0712 345 001,ICT,Computing
+Brian Kiprotich,+254 712 345 002,ICT,Computing
+Chebet Wanjala,712345003,Chess,Computing
+David Mwangi,254712345004,Chess,Engineering
+Esther Njeri,0712-345-005,Drama,Engineering
+"""
+
+
+async def seed_contacts(core: Core, tmp_path: Path, csv_text: str = CONTACTS_CSV) -> None:
+    """Import a small contact list."""
+    from bot.importer import ContactImporter
+
+    path = tmp_path / "seed.csv"
+    path.write_text(csv_text, encoding="utf-8")
+    await ContactImporter(core.db, core.phones, clock=core.clock).run(path)
