@@ -614,7 +614,7 @@ def test_csv_bomb_fails_fast_in_bounded_memory(tmp_path: Path, layout: str) -> N
     tracemalloc.start()
     try:
         assert next(rows).name == "Jane Wanjiru"
-        with pytest.raises(ContactFileError, match=r"bomb\.csv: row 3: "):
+        with pytest.raises(ContactFileError, match=r"bomb\.csv: row 3: a (field|line) longer than"):
             next(rows)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

@@ -167,13 +167,13 @@ class CsvSource(ContactSource):
                 return
             if len(line) > LINE_LIMIT:
                 raise self.error(
-                    f"line longer than {LINE_LIMIT // FIELD_LIMIT} MB; not a contact list?",
+                    f"a line longer than {LINE_LIMIT // (1024 * 1024)} MB; not a contact list?",
                     where=f"row {self._rows_read + 1}",
                 )
             self._record_chars += len(line)
             if self._record_chars > RECORD_LIMIT:
                 raise self.error(
-                    f"record longer than {RECORD_LIMIT // FIELD_LIMIT} MB; not a contact list?",
+                    f"a record longer than {RECORD_LIMIT // (1024 * 1024)} MB; not a contact list?",
                     where=f"row {self._rows_read + 1}",
                 )
             yield line
@@ -182,7 +182,12 @@ class CsvSource(ContactSource):
         try:
             cells = next(self._reader, None)
         except csv.Error as exc:
-            raise self.error(f"malformed CSV ({exc})", where=f"row {self._rows_read + 1}") from exc
+            problem = f"malformed CSV ({exc})"
+            if "field limit" in str(exc):
+                problem = (
+                    f"a field longer than {FIELD_LIMIT // (1024 * 1024)} MB; not a contact list?"
+                )
+            raise self.error(problem, where=f"row {self._rows_read + 1}") from exc
         self._record_chars = 0
         if cells is not None:
             self._rows_read += 1

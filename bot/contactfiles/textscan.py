@@ -18,7 +18,7 @@ Block = str | list[list[str]]
 _CANDIDATE = re.compile(r"[+(]*\d[\d()\-\u2010\u2011 \t\u00a0]*\d\)?")
 _GROUP = re.compile(r"\S+")
 _LABELS = {"tel", "telephone", "phone", "mobile", "mob", "cell", "contact", "contacts", "no"}
-_LABELS |= {"number", "whatsapp", "call", "on", "at", "or", "and", "m", "t"}
+_LABELS |= {"number", "whatsapp", "call", "on", "at", "or", "and"}
 _EDGE = " \t\u00a0-–—:,;|/()•*.#=>"
 _MAX_NAME_WORDS = 6
 _MAX_NAME_CHARS = 60
