@@ -53,6 +53,14 @@ class ImportReport:
         }
 
 
+def slug_label(label: str) -> str:
+    """Make an imported `kind:Some Name` into a valid label, e.g. `club:drama-music`."""
+    kind, _, name = label.strip().lower().partition(":")
+    name = re.sub(r"[^a-z0-9_.]+", "-", name).strip("-.")
+    kind = re.sub(r"[^a-z0-9_]+", "-", kind).strip("-")
+    return check_label(f"{kind}:{name}")
+
+
 def check_label(label: str) -> str:
     """Validate a `kind:name` group label, returning it lower-cased."""
     value = label.strip().lower()
@@ -124,7 +132,7 @@ class ContactImporter:
         labels = list(extra_groups)
         for g in row.groups:
             try:
-                labels.append(check_label(g))
+                labels.append(slug_label(g))
             except ValueError:
                 self._skip(report, row, g, "bad group name")
         name = row.name or " ".join(p for p in (row.first_name, row.last_name) if p)
