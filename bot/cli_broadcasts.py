@@ -13,7 +13,7 @@ from typing import Any
 from bot.config_types import Config, Person
 from bot.core import Core, build_core
 from bot.errors import UserError
-from bot.views import BroadcastView
+from bot.formatting import format_preview, format_status
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -70,41 +70,6 @@ def person_for(config: Config, person_id: str) -> Person:
         known = ", ".join(sorted(config.people)) or "nobody"
         raise UserError(f"no person {person_id!r} in config (known: {known})")
     return person
-
-
-def format_preview(view: BroadcastView) -> str:
-    """The preview as a few readable lines (shared by the CLI and the chat console)."""
-    p = view.preview
-    lines = [
-        f"Broadcast {view.id} ({view.kind}) by {view.requester_name}: "
-        f"{view.state.replace('_', ' ')}",
-        f"To: {p.get('description', view.audience)} — {p.get('recipients', 0)} recipients "
-        f"({p.get('opted_out', 0)} opted out skipped)",
-        f"Encoding: {p.get('encoding')}, {p.get('segments_per_message')} segment(s) each, "
-        f"{p.get('total_segments')} in all; cost ≈ {p.get('currency')} {p.get('cost')}",
-    ]
-    if p.get("ucs2_chars"):
-        chars = " ".join(repr(c) for c in p["ucs2_chars"])
-        lines.append(f"Unicode forced by: {chars} — replace them to cut the cost")
-    lines.append(f"Sample: {p.get('sample')}")
-    if view.send_at:
-        lines.append(f"Scheduled: {view.send_at}")
-    if view.state == "awaiting_approval":
-        needed = "two approvers" if view.approvals_needed > 1 else "an approver"
-        lines.append(f"Needs {needed} (not the requester): approve {view.id}")
-    elif view.state == "draft":
-        lines.append(f"Below the approval threshold: confirm with approve {view.id}")
-    return "\n".join(lines)
-
-
-def format_status(view: BroadcastView) -> str:
-    """State and counts on one line."""
-    c = view.counts
-    return (
-        f"Broadcast {view.id}: {view.state} — {view.recipients} recipients; sent {c['sent']}, "
-        f"delivered {c['delivered']}, failed {c['failed']}, queued {c['queued'] + c['sending']}, "
-        f"unknown {c['unknown']}, skipped {c['skipped']}; cost {c['cost']}"
-    )
 
 
 async def create_cmd(args: argparse.Namespace, config: Config) -> int:

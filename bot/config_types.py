@@ -125,6 +125,7 @@ class KeywordsConfig:
     replies: Mapping[str, Mapping[str, str]]
     first_word_optout: bool = False
     max_auto_replies_per_hour: int = 5
+    help_contact: str = ""  # {contact} in the HELP reply; the organisation name when empty
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
 import re
 from collections import Counter
@@ -53,6 +56,7 @@ class ImportReport:
         }
 
 
+@functools.lru_cache(maxsize=4096)
 def slug_label(label: str) -> str:
     """Make an imported `kind:Some Name` into a valid label, e.g. `club:drama-music`."""
     kind, _, name = label.strip().lower().partition(":")
@@ -93,16 +97,32 @@ class ContactImporter:
         rows = read_contacts(path, sheet=sheet)
         try:
             async with self.db.transaction() as tx:
+                # The database writes of one batch run in aiosqlite's thread while the next
+                # batch is parsed here; batches are still written strictly in order.
                 batch: list[ContactIn] = []
+                pending: asyncio.Task[None] | None = None
                 done = 0
-                for row in rows:
-                    batch.extend(self._convert(row, extra_groups, report))
-                    done += 1
-                    if len(batch) >= BATCH:
-                        await self._flush(tx, batch, report)
-                        batch = []
-                        if progress:
-                            progress(done)
+                try:
+                    for row in rows:
+                        batch.extend(self._convert(row, extra_groups, report))
+                        done += 1
+                        if done % 50 == 0:
+                            await asyncio.sleep(0)
+                        if len(batch) >= BATCH:
+                            if pending is not None:
+                                await pending
+                            pending = asyncio.create_task(self._flush(tx, batch, report))
+                            batch = []
+                            if progress:
+                                progress(done)
+                    if pending is not None:
+                        await pending
+                        pending = None
+                finally:
+                    if pending is not None:
+                        pending.cancel()
+                        with contextlib.suppress(BaseException):
+                            await pending
                 await self._flush(tx, batch, report)
                 if progress:
                     progress(done)

@@ -29,6 +29,9 @@ DEFAULT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Keys of [keywords] that are settings, not language tables.
+SETTINGS = ("first_word_optout", "max_auto_replies_per_hour", "help_contact", "replies")
+
 REPLY_KEYS = (
     "optout",
     "optin",
@@ -40,6 +43,8 @@ REPLY_KEYS = (
     "no_such_group",
     "ambiguous_group",
     "join_usage",
+    "leave_usage",
+    "ambiguous_leave",
 )
 
 DEFAULT_REPLIES: dict[str, dict[str, str]] = {
@@ -54,6 +59,8 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "no_such_group": "No group {query}. Groups you can join: {groups}",
         "ambiguous_group": "Which one? {groups}. Reply JOIN with the full name.",
         "join_usage": "Reply JOIN <group>. Groups you can join: {groups}",
+        "leave_usage": "Reply LEAVE <group>. Your groups: {groups}",
+        "ambiguous_leave": "Which one? {groups}. Reply LEAVE with the full name.",
     },
     "sw": {
         "optout": "Hutapokea tena SMS kutoka {org}. Tuma ANZA kujiunga tena.",
@@ -66,6 +73,8 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "no_such_group": "Hakuna kikundi {query}. Vikundi unavyoweza kujiunga: {groups}",
         "ambiguous_group": "Kipi? {groups}. Tuma JIUNGE na jina kamili.",
         "join_usage": "Tuma JIUNGE <kikundi>. Vikundi: {groups}",
+        "leave_usage": "Tuma TOKA <kikundi>. Vikundi vyako: {groups}",
+        "ambiguous_leave": "Kipi? {groups}. Tuma TOKA na jina kamili.",
     },
 }
 
@@ -76,12 +85,14 @@ def build_keywords(k: Reader | None) -> KeywordsConfig:
     replies = {lang: dict(table) for lang, table in DEFAULT_REPLIES.items()}
     first_word = False
     per_hour = 5
+    help_contact = ""
     if k is not None:
         first_word = k.flag("first_word_optout", False)
         per_hour = k.integer("max_auto_replies_per_hour", 5, minimum=1)
+        help_contact = k.text("help_contact", "", nonempty=False)
         replies_r = k.table("replies")
         for lang in k.keys():
-            if lang in ("first_word_optout", "max_auto_replies_per_hour", "replies"):
+            if lang in SETTINGS:
                 continue
             table = k.table(lang)
             if table is None:
@@ -111,4 +122,5 @@ def build_keywords(k: Reader | None) -> KeywordsConfig:
         replies=MappingProxyType({lang: MappingProxyType(r) for lang, r in replies.items()}),
         first_word_optout=first_word,
         max_auto_replies_per_hour=per_hour,
+        help_contact=help_contact,
     )

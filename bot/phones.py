@@ -68,19 +68,28 @@ class PhoneNormaliser:
         fast = self._fast
         if fast is not None:
             digits = raw.translate(_FORMATTING)
-            nationals = []
+            cc = fast.country_code
             if digits.startswith("+"):
-                if digits.startswith(fast.country_code, 1):
-                    nationals.append(digits[1 + len(fast.country_code) :])
+                candidates: tuple[str, ...] = (digits[1 + len(cc) :],) if digits.startswith(
+                    cc, 1
+                ) else ()
             else:
-                if fast.national_prefix and digits.startswith(fast.national_prefix):
-                    nationals.append(digits[len(fast.national_prefix) :])
-                if digits.startswith(fast.country_code):
-                    nationals.append(digits[len(fast.country_code) :])
-                nationals.append(digits)
-            hits = {n for n in nationals if n.isdigit() and fast.mobile.fullmatch(n)}
-            if len(hits) == 1:
-                return f"+{fast.country_code}{hits.pop()}"
+                prefix = fast.national_prefix
+                candidates = (
+                    digits[len(prefix) :] if prefix and digits.startswith(prefix) else "",
+                    digits[len(cc) :] if digits.startswith(cc) else "",
+                    digits,
+                )
+            hit = None
+            for national in candidates:
+                if national and fast.mobile.fullmatch(national) and national.isdigit():
+                    if hit is not None and hit != national:
+                        hit = None  # ambiguous: let phonenumbers decide
+                        break
+                    hit = national
+            else:
+                if hit is not None:
+                    return f"+{cc}{hit}"
         return self._slow(raw)
 
     def _slow(self, raw: str) -> str:

@@ -71,20 +71,19 @@ async def upsert_batch(
     stamp = now.isoformat()
     phones = list(dict.fromkeys(r.phone for r in rows))
     existing: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(phones, 900):
-        marks = ",".join("?" * len(chunk))
-        for r in await tx.fetchall(
-            f"SELECT id, phone, name, first_name, extra FROM contacts WHERE phone IN ({marks})",
-            chunk,
-        ):
-            existing[r["phone"]] = {
-                "id": r["id"],
-                "name": r["name"],
-                "first_name": r["first_name"],
-                "extra": json.loads(r["extra"]),
-                "new": False,
-                "dirty": False,
-            }
+    for r in await tx.fetchall(
+        "SELECT id, phone, name, first_name, extra FROM contacts "
+        "WHERE phone IN (SELECT value FROM json_each(?))",
+        (json.dumps(phones),),
+    ):
+        existing[r["phone"]] = {
+            "id": r["id"],
+            "name": r["name"],
+            "first_name": r["first_name"],
+            "extra": json.loads(r["extra"]),
+            "new": False,
+            "dirty": False,
+        }
     results: list[str] = []
     for row in rows:
         cur = existing.get(row.phone)
@@ -113,11 +112,24 @@ async def upsert_batch(
             cur["dirty"] = True
         results.append("updated" if changed else "unchanged")
     new = [(p, c) for p, c in existing.items() if c["new"]]
-    await tx.executemany(
-        "INSERT INTO contacts (phone, name, first_name, extra, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(p, c["name"], c["first_name"], json.dumps(c["extra"]), stamp, stamp) for p, c in new],
-    )
+    if new:
+        # Inside this write transaction nobody else inserts, so ids can be assigned here,
+        # which saves reading them back.
+        next_id = int(await tx.scalar("SELECT COALESCE(MAX(id), 0) FROM contacts")) + 1
+        for offset, (_, c) in enumerate(new):
+            c["id"] = next_id + offset
+        # One statement per batch: SQLite unpacks the rows from JSON in C.
+        await tx.execute(
+            "INSERT INTO contacts (id, phone, name, first_name, extra, created_at, updated_at) "
+            "SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
+            "json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), "
+            "json_extract(j.value, '$[4]'), ?, ? FROM json_each(?) j",
+            (
+                stamp,
+                stamp,
+                json.dumps([[c["id"], p, c["name"], c["first_name"], c["extra"]] for p, c in new]),
+            ),
+        )
     await tx.executemany(
         "UPDATE contacts SET name = ?, first_name = ?, extra = ?, updated_at = ? WHERE id = ?",
         [
@@ -126,19 +138,12 @@ async def upsert_batch(
             if c["dirty"] and not c["new"]
         ],
     )
-    if new:
-        for chunk in _chunks([p for p, _ in new], 900):
-            marks = ",".join("?" * len(chunk))
-            for r in await tx.fetchall(
-                f"SELECT id, phone FROM contacts WHERE phone IN ({marks})", chunk
-            ):
-                existing[r["phone"]]["id"] = r["id"]
     wanted = {(row.phone, label) for row in rows for label in row.groups}
     if wanted:
         group_ids = await ensure_groups(tx, {label for _, label in wanted}, now=now)
-        ids = [existing[p]["id"] for p in phones]
+        old_ids = [c["id"] for c in existing.values() if not c["new"]]
         have: set[tuple[int, int]] = set()
-        for chunk in _chunks(ids, 900):
+        for chunk in _chunks(old_ids, 900):
             marks = ",".join("?" * len(chunk))
             for r in await tx.fetchall(
                 f"SELECT contact_id, group_id FROM memberships WHERE contact_id IN ({marks})",
@@ -146,10 +151,11 @@ async def upsert_batch(
             ):
                 have.add((r["contact_id"], r["group_id"]))
         add = {(existing[p]["id"], group_ids[label]) for p, label in wanted} - have
-        await tx.executemany(
+        await tx.execute(
             "INSERT OR IGNORE INTO memberships (contact_id, group_id, added_at, source) "
-            "VALUES (?, ?, ?, ?)",
-            [(cid, gid, stamp, source) for cid, gid in add],
+            "SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), ?, ? "
+            "FROM json_each(?) j",
+            (stamp, source, json.dumps(list(add))),
         )
         gained = {cid for cid, _ in add}
         for i, row in enumerate(rows):

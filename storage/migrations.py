@@ -111,4 +111,29 @@ CREATE UNIQUE INDEX outbox_provider ON outbox(gateway, provider_id);
 CREATE INDEX outbox_contact ON outbox(contact_id, id);
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_DISPATCH]
+V3_INBOUND = """
+CREATE TABLE inbound (
+    id INTEGER PRIMARY KEY,
+    gateway TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    stored_at TEXT NOT NULL,
+    contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+    broadcast_id INTEGER REFERENCES broadcasts(id) ON DELETE SET NULL,
+    action TEXT,
+    language TEXT,
+    outcome TEXT NOT NULL,
+    link_id TEXT,
+    read_at TEXT,
+    UNIQUE (gateway, provider_id)
+);
+CREATE INDEX inbound_outcome ON inbound(outcome, id);
+CREATE INDEX inbound_contact ON inbound(contact_id, id);
+CREATE INDEX inbound_broadcast ON inbound(broadcast_id) WHERE broadcast_id IS NOT NULL;
+CREATE INDEX outbox_replies ON outbox(phone, created_at) WHERE inbound_id IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [V1_FOUNDATION, V2_DISPATCH, V3_INBOUND]

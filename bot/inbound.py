@@ -1,0 +1,195 @@
+"""The one handler every inbound SMS goes through: store once, act on keywords, reply, inbox.
+
+Callers (the Africa's Talking callback, the simulator CLI, a modem reader) await `handle`,
+which returns only after the message and everything it caused are committed. Messages that
+arrive while a transaction is running are decided together in the next one (group commit):
+the rules are applied in arrival order, so the outcome is the same as one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.config_types import Config
+from bot.errors import NotFound, UserError
+from bot.inbound_plan import InboundResult, Plan, Planner, Prepared, Snapshot
+from bot.keywords import KeywordMatcher
+from bot.notify import Notifier
+from bot.phones import PhoneNormaliser
+from bot.views import InboxView
+from gateway.base import InboundSms
+from storage import inbound as store
+from storage import outbox
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_TEXT_CHARS", "InboundResult", "InboundService"]
+
+MAX_TEXT_CHARS = 5000
+MAX_BATCH = 256
+
+
+@dataclass(slots=True)
+class _Job:
+    prepared: Prepared
+    future: asyncio.Future[InboundResult]
+
+
+class InboundService:
+    """Stores inbound messages idempotently and answers keywords, in few transactions."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: Config,
+        *,
+        phones: PhoneNormaliser,
+        clock: Clock,
+        notifier: Notifier,
+        wake: Callable[[], None],
+    ):
+        self.db = db
+        self.config = config
+        self.phones = phones
+        self.clock = clock
+        self.notifier = notifier
+        self.wake = wake
+        self.matcher = KeywordMatcher(config.keywords)
+        self.planner = Planner(config)
+        self._queue: list[_Job] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self._notifying: set[asyncio.Task[None]] = set()
+
+    def prepare(self, sms: InboundSms) -> Prepared:
+        """Check an SMS and normalise its sender; PhoneError or UserError when it is unusable."""
+        if not sms.provider_id:
+            raise UserError("the message has no id")
+        if len(sms.text) > MAX_TEXT_CHARS:
+            raise UserError(f"the text is {len(sms.text)} characters; at most {MAX_TEXT_CHARS}")
+        phone = self.phones.normalise(sms.sender)
+        received = sms.received_at or self.clock.now()
+        return Prepared(sms, phone, self.matcher.match(sms.text), received.isoformat())
+
+    async def handle(self, sms: InboundSms) -> InboundResult:
+        """Store one SMS once, act on its keyword, queue its reply; return once committed."""
+        job = _Job(self.prepare(sms), asyncio.get_running_loop().create_future())
+        self._queue.append(job)
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain(), name="inbound-drain")
+        return await asyncio.shield(job.future)
+
+    async def _drain(self) -> None:
+        batch: list[_Job] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                await self._process(batch)
+        finally:
+            self._drainer = None
+            for job in batch + self._queue:  # only when cancelled mid-batch
+                if not job.future.done():
+                    job.future.set_exception(RuntimeError("inbound processing stopped"))
+
+    async def _process(self, batch: Sequence[_Job]) -> None:
+        try:
+            plan, views = await self._commit([job.prepared for job in batch])
+        except Exception as exc:
+            if len(batch) > 1:  # one bad message must not fail the others: go one by one
+                logger.exception("inbound batch of %d failed; retrying one by one", len(batch))
+                for job in batch:
+                    await self._process([job])
+                return
+            logger.exception("inbound %s failed", batch[0].prepared.sms.provider_id)
+            if not batch[0].future.done():
+                batch[0].future.set_exception(exc)
+            return
+        for job, result in zip(batch, plan.results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
+            logger.info("inbound %d from %s: %s", result.id, result.phone, result.outcome)
+        if plan.writes.replies:
+            self.wake()
+        for view in views:
+            task = asyncio.create_task(self.notifier.inbox(view))
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
+
+    async def _commit(self, batch: Sequence[Prepared]) -> tuple[Plan, list[InboxView]]:
+        now = self.clock.now()
+        stamp = now.isoformat()
+        phones = list(dict.fromkeys(p.phone for p in batch))
+        by_gateway: dict[str, list[str]] = {}
+        for p in batch:
+            by_gateway.setdefault(p.sms.gateway, []).append(p.sms.provider_id)
+        async with self.db.transaction() as tx:
+            known: dict[tuple[str, str], int] = {}
+            for gateway, ids in by_gateway.items():
+                found = await store.known_ids(tx, gateway, ids)
+                known.update({(gateway, pid): iid for pid, iid in found.items()})
+            contacts = await store.contacts_by_phone(tx, phones)
+            since = (now - timedelta(hours=1)).isoformat()
+            counts = await store.reply_counts(tx, phones, since=since)
+            next_inbound, next_contact = await store.next_ids(tx)
+            groups: list[store.JoinableGroup] = []
+            members: set[tuple[int, int]] = set()
+            if any(p.match and p.match.action in ("join", "leave") for p in batch):
+                groups = await store.joinable_groups(tx)
+                members = await store.memberships(tx, [c.id for c in contacts.values()])
+            snap = Snapshot(known, contacts, counts, groups, members, next_inbound, next_contact)
+            plan = self.planner.plan(batch, snap, stamp=stamp)
+            inbox = [r for r in plan.writes.inbound if r.outcome == "inbox"]
+            for row in inbox:
+                if row.contact_id is not None:
+                    row.broadcast_id = await outbox.last_broadcast_for(tx, row.contact_id)
+            await store.apply(tx, plan.writes, stamp=stamp)
+            ids = list({r.contact_id for r in inbox if r.contact_id is not None})
+            labels = await store.contact_labels(tx, ids) if ids else {}
+        linked = {r.id: r.broadcast_id for r in inbox if r.broadcast_id is not None}
+        if linked:
+            plan.results = [
+                replace(r, broadcast_id=linked[r.id]) if r.id in linked and not r.duplicate else r
+                for r in plan.results
+            ]
+        views = []
+        for row in inbox:
+            contact = snap.contacts.get(row.sender)
+            views.append(
+                InboxView(
+                    id=row.id,
+                    phone=row.sender,
+                    name=contact.name if contact else "",
+                    groups=labels.get(row.contact_id, ()) if row.contact_id else (),
+                    text=row.text,
+                    received_at=row.received_at,
+                    broadcast_id=row.broadcast_id,
+                    opted_out=bool(contact and contact.opted_out),
+                )
+            )
+        return plan, views
+
+    async def settled(self) -> None:
+        """Wait for queued messages and inbox notifications in flight (tests, shutdown)."""
+        while self._drainer is not None or self._notifying:
+            await asyncio.gather(
+                *([self._drainer] if self._drainer else []), *self._notifying,
+                return_exceptions=True,
+            )
+
+    async def inbox(self, *, unread_only: bool = False, limit: int = 50) -> list[store.InboxRow]:
+        """The newest messages that were not keywords."""
+        async with self.db.read() as tx:
+            return await store.inbox(tx, unread_only=unread_only, limit=limit)
+
+    async def mark_read(self, inbound_id: int) -> bool:
+        """Mark an inbox message read; False if it was read already."""
+        async with self.db.transaction() as tx:
+            changed = await store.mark_read(tx, inbound_id, stamp=self.clock.now().isoformat())
+        if changed is None:
+            raise NotFound(f"no inbox message {inbound_id}")
+        return changed

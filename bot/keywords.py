@@ -1,0 +1,88 @@
+"""The pure keyword matcher: an inbound text -> (action, language, argument), or no keyword."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+
+from bot.config_types import KeywordsConfig
+
+logger = logging.getLogger(__name__)
+
+# Actions whose keyword may be followed by words (the argument); the others must stand alone.
+WITH_ARGUMENT = frozenset({"join", "leave", "help"})
+MAX_ARGUMENT_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordMatch:
+    """A matched keyword: what to do, the language it was written in, and what followed it."""
+
+    action: str  # optout | optin | help | join | leave
+    language: str
+    keyword: str
+    argument: str = ""
+
+
+def _is_word_char(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in ("L", "N")
+
+
+def strip_edges(text: str) -> str:
+    """Drop everything that is not a letter or digit (space, punctuation, emoji) at both ends."""
+    start, end = 0, len(text)
+    while start < end and not _is_word_char(text[start]):
+        start += 1
+    while end > start and not _is_word_char(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def normalise(text: str) -> str:
+    """NFKC, case-folded, with surrounding punctuation, emoji and space removed."""
+    return strip_edges(unicodedata.normalize("NFKC", text).casefold())
+
+
+class KeywordMatcher:
+    """Matches whole messages against the configured keywords of every language."""
+
+    def __init__(self, config: KeywordsConfig):
+        self.first_word_optout = config.first_word_optout
+        self._words: dict[str, tuple[str, str, str]] = {}
+        for language, table in config.languages.items():
+            for action, words in table.items():
+                for word in words:
+                    key = normalise(word)
+                    if key and key not in self._words:  # the first language listed wins
+                        self._words[key] = (action, language, word)
+                    elif key and self._words[key][0] != action:
+                        logger.warning(
+                            "keyword %s is both %s and %s; using %s",
+                            word,
+                            self._words[key][0],
+                            action,
+                            self._words[key][0],
+                        )
+
+    def match(self, text: str) -> KeywordMatch | None:
+        """The keyword the whole message is, if any; JOIN, LEAVE and HELP may carry words."""
+        folded = normalise(text)
+        if not folded:
+            return None
+        hit = self._words.get(folded)
+        if hit is not None:
+            return KeywordMatch(action=hit[0], language=hit[1], keyword=hit[2])
+        parts = folded.split(None, 1)
+        if len(parts) < 2:
+            return None
+        hit = self._words.get(strip_edges(parts[0]))
+        if hit is None:
+            return None
+        action, language, keyword = hit
+        if action in WITH_ARGUMENT:
+            argument = " ".join(parts[1].split())[:MAX_ARGUMENT_CHARS]
+            return KeywordMatch(action, language, keyword, argument)
+        if action == "optout" and self.first_word_optout:
+            return KeywordMatch(action, language, keyword)
+        return None
