@@ -13,6 +13,7 @@ from bot.clock import Clock, new_token
 from bot.config_types import Config
 from bot.delivery import DeliveryService
 from bot.dispatch import Dispatcher
+from bot.inbound import InboundService
 from bot.messaging import Messaging
 from bot.notify import FanOut
 from bot.phones import PhoneNormaliser
@@ -36,6 +37,7 @@ class Core:
     messaging: Messaging
     delivery: DeliveryService
     dispatcher: Dispatcher
+    inbound: InboundService
 
 
 def build_core(
@@ -56,6 +58,10 @@ def build_core(
     def wake() -> None:
         if holder:
             holder[0].wake()
+
+    def wake_urgent() -> None:
+        if holder:
+            holder[0].wake(urgent=True)
 
     broadcasts = BroadcastService(
         db, config, phones=phones, clock=clock, notifier=notifier, wake=wake
@@ -80,7 +86,10 @@ def build_core(
         notifier=notifier,
         book=AddressBook(db, phones, clock=clock),
         broadcasts=broadcasts,
-        messaging=Messaging(db, config, phones=phones, clock=clock, wake=wake),
+        messaging=Messaging(db, config, phones=phones, clock=clock, wake=wake_urgent),
         delivery=delivery,
         dispatcher=dispatcher,
+        inbound=InboundService(
+            db, config, phones=phones, clock=clock, notifier=notifier, wake=wake_urgent
+        ),
     )

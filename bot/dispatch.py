@@ -17,8 +17,14 @@ from bot.ratelimit import GatewayLimiter
 from bot.routing import Router
 from bot.schedule import in_quiet_hours
 from bot.settle import Settler
-from gateway.base import Gateway, GatewayAmbiguousError, GatewayError, OutgoingMessage
-from storage import outbox
+from gateway.base import (
+    Gateway,
+    GatewayAmbiguousError,
+    GatewayError,
+    OutgoingMessage,
+    RecipientResult,
+)
+from storage import journal, outbox
 from storage.db import Database
 from storage.outbox import Claimed
 
@@ -66,17 +72,22 @@ class Dispatcher:
             for name, limit in config.gateways.rate_limits.items()
         }
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._marked: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.batches_sent = 0
 
-    def wake(self) -> None:
-        """Tell idle lanes that new rows are ready."""
+    def wake(self, *, urgent: bool = False) -> None:
+        """Tell idle lanes that new rows are ready (urgent: a reply or one-to-one message)."""
+        if urgent:
+            self._urgent.set()
         self._wake.set()
 
     async def recover(self) -> int:
         """Mark rows left in flight by a crash as `unknown`; call once before start()."""
         stamp = self.clock.now().isoformat()
+        await self.settler.apply_journal()
         async with self.db.transaction() as tx:
             left = await outbox.recover_in_flight(tx, stamp=stamp)
         total = sum(n for _, _, n in left)
@@ -132,43 +143,153 @@ class Dispatcher:
                 logger.exception("dispatch lane %s: unexpected error", name)
                 await asyncio.sleep(1.0)
 
-    async def run_once(self, name: str, gw: Gateway) -> bool:
-        """Claim, send and settle one batch on gateway `name`; False when nothing was ready."""
+    async def _claim_in(self, tx: Any, name: str, gw: Gateway, *, state: str) -> Claimed | None:
         size = min(self.config.dispatch.batch_size, gw.max_recipients_per_request)
-        limiter = self.limiters.get(name)
         now = self.clock.now()
         d = self.config.dispatch
         allow_promo = not in_quiet_hours(
             now, start=d.quiet_start, end=d.quiet_end, zone=self.config.timezone
         )
+        batch = await outbox.claim(
+            tx,
+            now=now.timestamp(),
+            gateway=name,
+            batch_id=self.new_id(),
+            limit=size,
+            allow_promo=allow_promo,
+            stamp=now.isoformat(),
+            state=state,
+        )
+        bid = batch.broadcast_id if batch is not None else None
+        if bid is not None and batch is not None and batch.ids and bid not in self._marked:
+            await self.settler.mark_sending(tx, bid, stamp=now.isoformat())
+            self._marked.add(bid)
+        return batch
+
+    async def _claim(self, name: str, gw: Gateway, *, state: str) -> Claimed | None:
         async with self.db.transaction() as tx:
-            batch = await outbox.claim(
-                tx,
-                now=now.timestamp(),
-                gateway=name,
-                batch_id=self.new_id(),
-                limit=size,
-                allow_promo=allow_promo,
-                stamp=now.isoformat(),
-            )
-            if batch is not None and batch.broadcast_id is not None and batch.ids:
-                await self.settler.mark_sending(tx, batch.broadcast_id, stamp=now.isoformat())
+            batch = await self._claim_in(tx, name, gw, state=state)
+        if batch is not None and not batch.ids:  # every row in it had opted out
+            await self.settler.after_batch(batch.broadcast_id)
+        return batch
+
+    async def _apply_and_reserve(
+        self, name: str, gw: Gateway, done: list[tuple[Claimed, dict[str, Any]]], *, reserve: bool
+    ) -> Claimed | None:
+        """One transaction while a request is in flight: write the journaled outcomes of earlier
+        batches to their rows, and reserve the next batch."""
+        if not done and not reserve:
+            return None
+        ahead = None
+        async with self.db.transaction() as tx:
+            for batch, plan in done:
+                await self.settler.apply(tx, plan, gateway=name)
+            if done:
+                await journal.remove_batches(tx, [b.batch_id for b, _ in done])
+            if reserve:
+                ahead = await self._claim_in(tx, name, gw, state="claimed")
+        for batch, plan in done:
+            same = ahead is not None and ahead.broadcast_id == batch.broadcast_id and ahead.ids
+            await self.settler.effects(plan, batch.broadcast_id, name, pending=bool(same) or None)
+        done.clear()
+        if ahead is not None and not ahead.ids:
+            await self.settler.after_batch(ahead.broadcast_id)
+            return None
+        return ahead
+
+    async def run_once(self, name: str, gw: Gateway) -> bool:
+        """Send batches on `name` back to back until none is ready; False if none was.
+
+        While one request is in flight the next batch is reserved (`claimed`) and the outcome of
+        the previous one is written to its rows. When the answer comes, one small transaction
+        journals it and marks the reserved batch `sending`; only then does the next request
+        leave. So at most one batch per lane is ever `sending`, and a crash leaves at most
+        that one batch `unknown`.
+        """
+        batch = await self._claim(name, gw, state="sending")
         if batch is None:
             return False
-        if not batch.ids:  # every row in it had opted out
-            await self.settler.after_batch(batch.broadcast_id)
-            return True
-        if limiter is not None:
-            await limiter.acquire(len(batch.ids))
-        await self._send(name, gw, batch)
+        ahead: Claimed | None = None
+        done: list[tuple[Claimed, dict[str, Any]]] = []
+        limiter = self.limiters.get(name)
+        try:
+            while batch is not None:
+                if not batch.ids:
+                    batch, ahead = None, None
+                    continue
+                if limiter is not None:
+                    await limiter.acquire(len(batch.ids))
+                request = asyncio.create_task(self._request(gw, batch))
+                reserve = ahead is None and not self._stopping
+                ahead = await self._apply_and_reserve(name, gw, done, reserve=reserve) or ahead
+                results = await request
+                if results is None:  # the request failed; settled already
+                    batch = None
+                    continue
+                self.router.succeeded(name)
+                self.batches_sent += 1
+                if ahead is None or self._stopping or not self.router.usable(name):
+                    await self.settler.results(batch, results, gateway=name)
+                    batch = None
+                    continue
+                batch = await self._journal_and_promote(name, batch, results, ahead, done)
+                ahead = None
+        finally:
+            if ahead is not None:
+                async with self.db.transaction() as tx:
+                    await outbox.release(tx, ahead.batch_id, stamp=self.clock.now().isoformat())
+            await self._apply_and_reserve(name, gw, done, reserve=False)
+        self.wake()
         return True
 
-    async def _send(self, name: str, gw: Gateway, batch: Claimed) -> None:
+    async def _journal_and_promote(
+        self,
+        name: str,
+        batch: Claimed,
+        results: list[RecipientResult],
+        ahead: Claimed,
+        done: list[tuple[Claimed, dict[str, Any]]],
+    ) -> Claimed | None:
+        """The critical path between two requests: journal the answer, promote the next batch."""
+        plan = self.settler.plan(batch, results)
+        stamp = self.clock.now().isoformat()
+        urgent = self._urgent.is_set()
+        self._urgent.clear()
+        async with self.db.transaction() as tx:
+            await journal.add(
+                tx,
+                batch_id=batch.batch_id,
+                gateway=name,
+                broadcast_id=batch.broadcast_id,
+                outcome=plan,
+                stamp=stamp,
+            )
+            now = self.clock.now().timestamp()
+            if urgent and ahead.broadcast_id is not None and await outbox.urgent_ready(tx, now=now):
+                # a reply or one-to-one message jumps the reserved bulk batch
+                await outbox.release(tx, ahead.batch_id, stamp=stamp)
+                following = await outbox.claim(
+                    tx,
+                    now=now,
+                    gateway=name,
+                    batch_id=self.new_id(),
+                    limit=1,
+                    allow_promo=True,
+                    stamp=stamp,
+                )
+            else:
+                following = await outbox.promote(tx, ahead, stamp=stamp)
+        done.append((batch, plan))
+        return following
+
+    async def _request(self, gw: Gateway, batch: Claimed) -> list[RecipientResult] | None:
+        """Send one batch; on failure settle it here and return None."""
+        name = gw.name
         message = OutgoingMessage(
             text=batch.text, recipients=batch.phones, sender_id=batch.sender_id, keys=batch.ids
         )
         try:
-            results = await gw.send(message)
+            return await gw.send(message)
         except GatewayAmbiguousError as exc:
             self.router.failed(name, retry_after=exc.retry_after)
             await self.settler.unknown(batch, f"{name}: {exc}")
@@ -185,11 +306,7 @@ class Dispatcher:
             logger.exception("gateway %s raised unexpectedly", name)
             self.router.failed(name, retry_after=None)
             await self.settler.unknown(batch, f"{name}: {type(exc).__name__}: {exc}")
-        else:
-            self.router.succeeded(name)
-            self.batches_sent += 1
-            await self.settler.results(batch, results, gateway=name)
-        self.wake()
+        return None
 
     async def _housekeeping(self) -> None:
         while not self._stopping:

@@ -56,6 +56,11 @@ class FanOut:
     def __init__(self, notifiers: Sequence[Notifier] = ()):
         self.notifiers = list(notifiers)
 
+    @property
+    def listening(self) -> bool:
+        """Whether any front is registered."""
+        return bool(self.notifiers)
+
     def add(self, notifier: Notifier) -> None:
         """Register another front."""
         self.notifiers.append(notifier)

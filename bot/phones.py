@@ -70,9 +70,9 @@ class PhoneNormaliser:
             digits = raw.translate(_FORMATTING)
             cc = fast.country_code
             if digits.startswith("+"):
-                candidates: tuple[str, ...] = (digits[1 + len(cc) :],) if digits.startswith(
-                    cc, 1
-                ) else ()
+                candidates: tuple[str, ...] = (
+                    (digits[1 + len(cc) :],) if digits.startswith(cc, 1) else ()
+                )
             else:
                 prefix = fast.national_prefix
                 candidates = (

@@ -13,7 +13,7 @@ from bot.config_types import Config
 from bot.notify import Notifier
 from bot.views import load_view
 from gateway.base import GatewayError, RecipientResult, SendOutcome
-from storage import audit, outbox
+from storage import audit, journal, outbox
 from storage import broadcasts as bstore
 from storage import contacts as cstore
 from storage.db import Database
@@ -71,12 +71,9 @@ class Settler:
                 state="sending",
             )
 
-    async def results(
-        self, batch: Claimed, results: list[RecipientResult], *, gateway: str
-    ) -> None:
-        """Settle every row of a batch from the provider's per-recipient answers."""
-        now = self.clock.now()
-        stamp = now.isoformat()
+    def plan(self, batch: Claimed, results: list[RecipientResult]) -> dict[str, Any]:
+        """Decide each row's fate from the provider's per-recipient answers (no I/O)."""
+        now = self.clock.now().timestamp()
         by_phone = {r.phone: r for r in results}
         sent: list[tuple[int, str | None, str, float | None]] = []
         failed: list[tuple[int, str]] = []
@@ -87,47 +84,86 @@ class Settler:
             res = by_phone.get(phone)
             if res is None:
                 reason = "missing from provider response"
-                retry.append(self._retry_or_fail(rid, attempts, reason, now.timestamp(), failed))
+                retry.append(self._retry_or_fail(rid, attempts, reason, now, failed))
                 continue
             reason = res.reason or res.status
             if res.outcome is SendOutcome.ACCEPTED:
                 sent.append((rid, res.provider_id, res.status, parse_cost(res.cost)))
-            elif res.outcome is SendOutcome.PERMANENT:
+            elif res.outcome in (SendOutcome.PERMANENT, SendOutcome.BLACKLISTED):
                 failed.append((rid, f"{res.status_code or ''} {reason}".strip()))
-            elif res.outcome is SendOutcome.BLACKLISTED:
-                failed.append((rid, f"{res.status_code or ''} {reason}".strip()))
-                blacklisted.append(phone)
+                if res.outcome is SendOutcome.BLACKLISTED:
+                    blacklisted.append(phone)
             elif res.outcome is SendOutcome.INSUFFICIENT_BALANCE:
                 broke = True
-                retry.append((rid, now.timestamp() + 60.0, "insufficient balance"))
+                retry.append((rid, now + 60.0, "insufficient balance"))
             else:
-                retry.append(self._retry_or_fail(rid, attempts, reason, now.timestamp(), failed))
-        retry = [r for r in retry if r is not None]
-        async with self.db.transaction() as tx:
-            await outbox.mark_sent(tx, sent, stamp=stamp)
-            await outbox.mark_failed(tx, failed, stamp=stamp)
-            await outbox.mark_retry(tx, retry, stamp=stamp)
-            for phone in blacklisted:
-                if await cstore.set_opt_out(tx, phone, opted_out=True, source="carrier", now=now):
-                    await audit.record(
-                        tx,
-                        at=now,
-                        actor=gateway,
-                        action="contact.optout",
-                        subject=phone,
-                        source="carrier",
-                        message="UserInBlacklist from the gateway",
-                    )
-        if broke and batch.broadcast_id is not None:
+                retry.append(self._retry_or_fail(rid, attempts, reason, now, failed))
+        return {
+            "sent": sent,
+            "failed": failed,
+            "retry": [r for r in retry if r is not None],
+            "blacklisted": blacklisted,
+            "broke": broke,
+        }
+
+    async def apply(self, tx: Any, plan: dict[str, Any], *, gateway: str) -> None:
+        """Write a plan to the outbox rows (and carrier opt-outs) inside `tx`."""
+        now = self.clock.now()
+        stamp = now.isoformat()
+        await outbox.mark_sent(tx, plan["sent"], stamp=stamp)
+        await outbox.mark_failed(tx, plan["failed"], stamp=stamp)
+        await outbox.mark_retry(tx, plan["retry"], stamp=stamp)
+        for phone in plan["blacklisted"]:
+            if await cstore.set_opt_out(tx, phone, opted_out=True, source="carrier", now=now):
+                await audit.record(
+                    tx,
+                    at=now,
+                    actor=gateway,
+                    action="contact.optout",
+                    subject=phone,
+                    source="carrier",
+                    message="UserInBlacklist from the gateway",
+                )
+
+    async def effects(
+        self,
+        plan: dict[str, Any],
+        broadcast_id: int | None,
+        gateway: str,
+        *,
+        pending: bool | None = None,
+    ) -> None:
+        """What follows a settled batch: pause on low balance, progress, completion."""
+        if plan["broke"] and broadcast_id is not None:
             await self.broadcasts.set_paused(
-                batch.broadcast_id,
+                broadcast_id,
                 paused=True,
                 actor="system",
                 reason=f"{gateway}: insufficient balance; top up, then resume",
             )
-        elif broke:
+        elif plan["broke"]:
             await self.notifier.alert(f"{gateway}: insufficient balance; messages are waiting")
-        await self.after_batch(batch.broadcast_id)
+        await self.after_batch(broadcast_id, pending=pending)
+
+    async def results(
+        self, batch: Claimed, results: list[RecipientResult], *, gateway: str
+    ) -> None:
+        """Settle every row of a batch at once (when no other batch waits to go)."""
+        plan = self.plan(batch, results)
+        async with self.db.transaction() as tx:
+            await self.apply(tx, plan, gateway=gateway)
+        await self.effects(plan, batch.broadcast_id, gateway)
+
+    async def apply_journal(self) -> int:
+        """Write journaled batch outcomes to their rows; return how many were applied."""
+        async with self.db.transaction() as tx:
+            entries = await journal.pending(tx)
+            for entry in entries:
+                await self.apply(tx, entry.outcome, gateway=entry.gateway)
+                await journal.remove(tx, entry.id)
+        for entry in entries:
+            await self.effects(entry.outcome, entry.broadcast_id, entry.gateway)
+        return len(entries)
 
     def _retry_or_fail(
         self,
@@ -186,19 +222,22 @@ class Settler:
         )
         await self.after_batch(batch.broadcast_id)
 
-    async def after_batch(self, broadcast_id: int | None) -> None:
+    async def after_batch(self, broadcast_id: int | None, *, pending: bool | None = None) -> None:
         """Finish the broadcast when nothing is pending, else report progress now and then."""
         if broadcast_id is None:
             return
-        async with self.db.read() as tx:
-            pending = await outbox.pending_count(tx, broadcast_id)
-        if pending == 0:
+        if pending is None:
+            async with self.db.read() as tx:
+                pending = await outbox.has_pending(tx, broadcast_id)
+        if not pending:
             await self._finish(broadcast_id)
         else:
             await self.progress(broadcast_id)
 
     async def progress(self, broadcast_id: int, *, force: bool = False) -> None:
         """Tell chat fronts the counts, at most every few seconds per broadcast."""
+        if not getattr(self.notifier, "listening", True):
+            return  # nobody watches: skip counting
         mono = self.clock.monotonic()
         if not force and mono - self._last_progress.get(broadcast_id, -1e9) < PROGRESS_SECONDS:
             return
@@ -230,6 +269,6 @@ class Settler:
         """Close broadcasts with nothing left to send (e.g. every recipient opted out)."""
         async with self.db.read() as tx:
             ids = await bstore.sending_ids(tx)
-            done = [bid for bid in ids if await outbox.pending_count(tx, bid) == 0]
+            done = [bid for bid in ids if not await outbox.has_pending(tx, bid)]
         for bid in done:
             await self._finish(bid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -111,8 +112,13 @@ async def claim(
     limit: int,
     allow_promo: bool,
     stamp: str,
+    state: str = "sending",
 ) -> Claimed | None:
-    """Take the next ready batch (urgent first), skip opted-out rows, and mark it `sending`."""
+    """Take the next ready batch (urgent first), skip opted-out rows, and mark it `state`.
+
+    `sending` means the request may leave at once; `claimed` reserves the batch while another
+    request is in flight, and `promote` turns it into `sending` just before it leaves.
+    """
     promo_clause = "" if allow_promo else "AND o.promo = 0 "
     first = await tx.fetchone(
         "SELECT o.id, o.broadcast_id, o.text, o.sender_id FROM outbox o "
@@ -150,9 +156,9 @@ async def claim(
     ids = [r["id"] for r in take]
     marks = ",".join("?" * len(ids))
     await tx.execute(
-        f"UPDATE outbox SET state = 'sending', gateway = ?, batch_id = ?, attempts = attempts + 1, "
+        f"UPDATE outbox SET state = ?, gateway = ?, batch_id = ?, attempts = attempts + 1, "
         f"updated_at = ? WHERE id IN ({marks})",
-        [gateway, batch_id, stamp, *ids],
+        [state, gateway, batch_id, stamp, *ids],
     )
     return Claimed(
         batch_id=batch_id,
@@ -167,6 +173,67 @@ async def claim(
     )
 
 
+async def promote(tx: Tx, batch: Claimed, *, stamp: str) -> Claimed | None:
+    """Turn a `claimed` batch into `sending` just before its request leaves.
+
+    Rows whose contact opted out meanwhile are skipped; rows of a broadcast that was paused or
+    cancelled meanwhile stay behind and are given back to the queue. None if nothing is left.
+    """
+    await tx.execute(
+        "UPDATE outbox SET state = 'skipped', error = 'opted out before sending', updated_at = ? "
+        "WHERE batch_id = ? AND state = 'claimed' AND ignore_optout = 0 AND EXISTS (SELECT 1 "
+        "FROM contacts c WHERE c.id = outbox.contact_id AND c.opted_out_at IS NOT NULL)",
+        (stamp, batch.batch_id),
+    )
+    sending = {
+        r[0]
+        for r in await tx.fetchall(
+            "UPDATE outbox SET state = 'sending', updated_at = ? WHERE batch_id = ? "
+            "AND state = 'claimed' AND (broadcast_id IS NULL OR EXISTS (SELECT 1 FROM broadcasts "
+            "b WHERE b.id = outbox.broadcast_id AND b.state IN ('approved', 'sending'))) "
+            "RETURNING id",
+            (stamp, batch.batch_id),
+        )
+    }
+    if len(sending) == len(batch.ids):
+        return batch
+    await release(tx, batch.batch_id, stamp=stamp)
+    keep = [i for i, rid in enumerate(batch.ids) if rid in sending]
+    if not keep:
+        return None
+    return Claimed(
+        batch_id=batch.batch_id,
+        broadcast_id=batch.broadcast_id,
+        text=batch.text,
+        sender_id=batch.sender_id,
+        ids=tuple(batch.ids[i] for i in keep),
+        phones=tuple(batch.phones[i] for i in keep),
+        contact_ids=tuple(batch.contact_ids[i] for i in keep),
+        attempts=tuple(batch.attempts[i] for i in keep),
+        segments=batch.segments,
+    )
+
+
+async def urgent_ready(tx: Tx, *, now: float) -> bool:
+    """Whether an urgent (reply or one-to-one) row is ready to go."""
+    return bool(
+        await tx.scalar(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'queued' AND priority = ? "
+            "AND next_attempt_at <= ?)",
+            (PRIORITY_URGENT, now),
+        )
+    )
+
+
+async def release(tx: Tx, batch_id: str, *, stamp: str) -> None:
+    """Give a `claimed` batch back to the queue (its request never left)."""
+    await tx.execute(
+        "UPDATE outbox SET state = 'queued', attempts = attempts - 1, batch_id = NULL, "
+        "updated_at = ? WHERE batch_id = ? AND state = 'claimed'",
+        (stamp, batch_id),
+    )
+
+
 async def _set_state(
     tx: Tx, ids: Sequence[int], state: str, stamp: str, *, error: str | None = None
 ) -> None:
@@ -177,10 +244,10 @@ async def _set_state(
     )
 
 
-async def mark_sent(
-    tx: Tx, rows: Iterable[tuple[int, str | None, str, float | None]], *, stamp: str
-) -> None:
+async def mark_sent(tx: Tx, rows: Sequence[Sequence[Any]], *, stamp: str) -> None:
     """Rows accepted by the provider: (id, provider_id, provider_status, cost)."""
+    if not rows:
+        return
     await tx.executemany(
         "UPDATE outbox SET state = 'sent', provider_id = ?, provider_status = ?, cost = ?, "
         "error = NULL, updated_at = ? WHERE id = ?",
@@ -190,6 +257,9 @@ async def mark_sent(
 
 async def mark_failed(tx: Tx, rows: Iterable[tuple[int, str]], *, stamp: str) -> None:
     """Rows that failed for good: (id, reason)."""
+    rows = list(rows)
+    if not rows:
+        return
     await tx.executemany(
         "UPDATE outbox SET state = 'failed', error = ?, updated_at = ? WHERE id = ?",
         [(reason, stamp, rid) for rid, reason in rows],
@@ -198,6 +268,9 @@ async def mark_failed(tx: Tx, rows: Iterable[tuple[int, str]], *, stamp: str) ->
 
 async def mark_retry(tx: Tx, rows: Iterable[tuple[int, float, str]], *, stamp: str) -> None:
     """Rows to try again later: (id, next_attempt_at, reason)."""
+    rows = list(rows)
+    if not rows:
+        return
     await tx.executemany(
         "UPDATE outbox SET state = 'queued', next_attempt_at = ?, error = ?, batch_id = NULL, "
         "updated_at = ? WHERE id = ?",
@@ -212,7 +285,14 @@ async def mark_unknown(tx: Tx, ids: Sequence[int], reason: str, *, stamp: str) -
 
 
 async def recover_in_flight(tx: Tx, *, stamp: str) -> list[tuple[str | None, str, int]]:
-    """After a crash: rows left `sending` become `unknown`; return (gateway, batch, count)."""
+    """After a crash: `claimed` rows go back to the queue (their request never left) and rows
+    left `sending` become `unknown`; return (gateway, batch, count) of the unknown ones.
+    Apply the send journal first, so settled batches are not mistaken for unknown ones."""
+    await tx.execute(
+        "UPDATE outbox SET state = 'queued', attempts = attempts - 1, batch_id = NULL, "
+        "updated_at = ? WHERE state = 'claimed'",
+        (stamp,),
+    )
     rows = await tx.fetchall(
         "SELECT gateway, batch_id, COUNT(*) AS n FROM outbox WHERE state = 'sending' "
         "GROUP BY gateway, batch_id"
@@ -248,7 +328,7 @@ async def cancel_queued(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
     """Cancel a broadcast's rows that have not been sent."""
     return await tx.execute(
         "UPDATE outbox SET state = 'cancelled', updated_at = ? "
-        "WHERE broadcast_id = ? AND state = 'queued'",
+        "WHERE broadcast_id = ? AND state IN ('queued', 'claimed')",
         (stamp, broadcast_id),
     )
 
@@ -316,11 +396,12 @@ async def broadcast_counts(tx: Tx, broadcast_id: int) -> dict[str, Any]:
     return counts
 
 
-async def pending_count(tx: Tx, broadcast_id: int) -> int:
-    """Rows of a broadcast still queued or in flight."""
-    return int(
+async def has_pending(tx: Tx, broadcast_id: int) -> bool:
+    """Whether any row of a broadcast is still queued or in flight (an index seek)."""
+    return bool(
         await tx.scalar(
-            "SELECT COUNT(*) FROM outbox WHERE broadcast_id = ? AND state IN ('queued', 'sending')",
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE broadcast_id = ? "
+            "AND state IN ('queued', 'claimed', 'sending'))",
             (broadcast_id,),
         )
     )

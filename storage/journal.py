@@ -1,0 +1,62 @@
+"""The send journal: a batch's outcome written in one row on the critical path, applied later."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Tx
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One settled batch not yet applied to its outbox rows."""
+
+    id: int
+    batch_id: str
+    gateway: str
+    broadcast_id: int | None
+    outcome: dict[str, Any]
+
+
+async def add(
+    tx: Tx,
+    *,
+    batch_id: str,
+    gateway: str,
+    broadcast_id: int | None,
+    outcome: dict[str, Any],
+    stamp: str,
+) -> None:
+    """Record a batch's outcome (sent/failed/retry lists) in one row."""
+    await tx.execute(
+        "INSERT INTO send_journal (batch_id, gateway, broadcast_id, outcome, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (batch_id, gateway, broadcast_id, json.dumps(outcome), stamp),
+    )
+
+
+async def pending(tx: Tx) -> list[JournalEntry]:
+    """Entries not yet applied, oldest first."""
+    rows = await tx.fetchall("SELECT * FROM send_journal ORDER BY id")
+    return [
+        JournalEntry(
+            r["id"], r["batch_id"], r["gateway"], r["broadcast_id"], json.loads(r["outcome"])
+        )
+        for r in rows
+    ]
+
+
+async def remove(tx: Tx, entry_id: int) -> None:
+    """Forget an entry once its rows are written."""
+    await tx.execute("DELETE FROM send_journal WHERE id = ?", (entry_id,))
+
+
+async def remove_batches(tx: Tx, batch_ids: list[str]) -> None:
+    """Forget the entries of batches whose rows were written from memory."""
+    marks = ",".join("?" * len(batch_ids))
+    await tx.execute(f"DELETE FROM send_journal WHERE batch_id IN ({marks})", batch_ids)
