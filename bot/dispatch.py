@@ -31,6 +31,7 @@ from storage.outbox import Claimed
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+APPLY_EVERY_SECONDS = 0.02
 
 
 class Dispatcher:
@@ -73,6 +74,8 @@ class Dispatcher:
         }
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
+        self._journal_ready = asyncio.Event()
+        self._journaled: list[tuple[str, Claimed, dict[str, Any], str | None]] = []
         self._marked: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -113,6 +116,7 @@ class Dispatcher:
                 task = asyncio.create_task(self._lane(name, gw), name=f"lane-{name}-{slot}")
                 self._tasks.append(task)
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        self._tasks.append(asyncio.create_task(self._applier(), name="journal-applier"))
 
     async def stop(self) -> None:
         """Let in-flight batches settle, then stop the lanes."""
@@ -122,6 +126,7 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.flush_journal()
 
     async def _idle(self) -> None:
         self._wake.clear()
@@ -173,44 +178,57 @@ class Dispatcher:
             await self.settler.after_batch(batch.broadcast_id)
         return batch
 
-    async def _apply_and_reserve(
-        self, name: str, gw: Gateway, done: list[tuple[Claimed, dict[str, Any]]], *, reserve: bool
-    ) -> Claimed | None:
-        """One transaction while a request is in flight: write the journaled outcomes of earlier
-        batches to their rows, and reserve the next batch."""
-        if not done and not reserve:
-            return None
-        ahead = None
-        async with self.db.transaction() as tx:
-            for batch, plan in done:
-                await self.settler.apply(tx, plan, gateway=name)
-            if done:
-                await journal.remove_batches(tx, [b.batch_id for b, _ in done])
-            if reserve:
-                ahead = await self._claim_in(tx, name, gw, state="claimed")
-        for batch, plan in done:
-            same = ahead is not None and ahead.broadcast_id == batch.broadcast_id and ahead.ids
-            await self.settler.effects(plan, batch.broadcast_id, name, pending=bool(same) or None)
-        done.clear()
-        if ahead is not None and not ahead.ids:
-            await self.settler.after_batch(ahead.broadcast_id)
-            return None
-        return ahead
+    async def flush_journal(self) -> None:
+        """Write journaled batch outcomes to their rows, many batches in one transaction."""
+        entries, self._journaled = self._journaled, []
+        if not entries:
+            return
+        stamp = self.clock.now().isoformat()
+        try:
+            async with self.db.transaction() as tx:
+                for name, batch, plan, next_id in entries:
+                    await self.settler.apply(tx, plan, gateway=name)
+                    if next_id:  # that request has left: its rows are `sending` from now on
+                        await outbox.mark_batch_sending(tx, next_id, stamp=stamp)
+                await journal.remove_batches(tx, [b.batch_id for _, b, _, _ in entries])
+        except BaseException:
+            self._journaled[:0] = entries  # still in the journal table; try again later
+            raise
+        latest: dict[int | None, str] = {}
+        for name, batch, plan, _ in entries:
+            if plan["broke"]:
+                await self.settler.effects(plan, batch.broadcast_id, name)
+            latest[batch.broadcast_id] = name
+        for broadcast_id in latest:
+            await self.settler.after_batch(broadcast_id)
+
+    async def _applier(self) -> None:
+        while not self._stopping:
+            await self._journal_ready.wait()
+            self._journal_ready.clear()
+            await asyncio.sleep(APPLY_EVERY_SECONDS)  # let a few batches gather
+            try:
+                await self.flush_journal()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("applying the send journal failed; will retry")
+                await asyncio.sleep(1.0)
+                self._journal_ready.set()
 
     async def run_once(self, name: str, gw: Gateway) -> bool:
         """Send batches on `name` back to back until none is ready; False if none was.
 
-        While one request is in flight the next batch is reserved (`claimed`) and the outcome of
-        the previous one is written to its rows. When the answer comes, one small transaction
-        journals it and marks the reserved batch `sending`; only then does the next request
-        leave. So at most one batch per lane is ever `sending`, and a crash leaves at most
-        that one batch `unknown`.
+        While one request is in flight the next batch is reserved (`claimed`). When the answer
+        comes, one small transaction journals it and names the reserved batch as the one
+        leaving next; only then does that request leave. Outcomes reach the rows in grouped
+        transactions off this path. So at most one batch per lane may be in flight, and a
+        crash leaves at most that one batch `unknown`.
         """
         batch = await self._claim(name, gw, state="sending")
         if batch is None:
             return False
         ahead: Claimed | None = None
-        done: list[tuple[Claimed, dict[str, Any]]] = []
         limiter = self.limiters.get(name)
         try:
             while batch is not None:
@@ -220,8 +238,10 @@ class Dispatcher:
                 if limiter is not None:
                     await limiter.acquire(len(batch.ids))
                 request = asyncio.create_task(self._request(gw, batch))
-                reserve = ahead is None and not self._stopping
-                ahead = await self._apply_and_reserve(name, gw, done, reserve=reserve) or ahead
+                if ahead is None and not self._stopping:
+                    ahead = await self._claim(name, gw, state="claimed")
+                    if ahead is not None and not ahead.ids:
+                        ahead = None
                 results = await request
                 if results is None:  # the request failed; settled already
                     batch = None
@@ -229,16 +249,16 @@ class Dispatcher:
                 self.router.succeeded(name)
                 self.batches_sent += 1
                 if ahead is None or self._stopping or not self.router.usable(name):
+                    await self.flush_journal()
                     await self.settler.results(batch, results, gateway=name)
                     batch = None
                     continue
-                batch = await self._journal_and_promote(name, batch, results, ahead, done)
+                batch = await self._journal_and_promote(name, batch, results, ahead)
                 ahead = None
         finally:
             if ahead is not None:
                 async with self.db.transaction() as tx:
                     await outbox.release(tx, ahead.batch_id, stamp=self.clock.now().isoformat())
-            await self._apply_and_reserve(name, gw, done, reserve=False)
         self.wake()
         return True
 
@@ -248,22 +268,13 @@ class Dispatcher:
         batch: Claimed,
         results: list[RecipientResult],
         ahead: Claimed,
-        done: list[tuple[Claimed, dict[str, Any]]],
     ) -> Claimed | None:
-        """The critical path between two requests: journal the answer, promote the next batch."""
+        """The critical path between two requests: journal the answer, clear the next batch."""
         plan = self.settler.plan(batch, results)
         stamp = self.clock.now().isoformat()
         urgent = self._urgent.is_set()
         self._urgent.clear()
         async with self.db.transaction() as tx:
-            await journal.add(
-                tx,
-                batch_id=batch.batch_id,
-                gateway=name,
-                broadcast_id=batch.broadcast_id,
-                outcome=plan,
-                stamp=stamp,
-            )
             now = self.clock.now().timestamp()
             if urgent and ahead.broadcast_id is not None and await outbox.urgent_ready(tx, now=now):
                 # a reply or one-to-one message jumps the reserved bulk batch
@@ -278,8 +289,20 @@ class Dispatcher:
                     stamp=stamp,
                 )
             else:
-                following = await outbox.promote(tx, ahead, stamp=stamp)
-        done.append((batch, plan))
+                following = await outbox.sendable(tx, ahead, stamp=stamp)
+            # One row both settles this batch and names the one about to leave: after a crash
+            # that one is `unknown`, never resent.
+            await journal.add(
+                tx,
+                batch_id=batch.batch_id,
+                gateway=name,
+                broadcast_id=batch.broadcast_id,
+                outcome=plan,
+                next_batch_id=following.batch_id if following else None,
+                stamp=stamp,
+            )
+        self._journaled.append((name, batch, plan, following.batch_id if following else None))
+        self._journal_ready.set()
         return following
 
     async def _request(self, gw: Gateway, batch: Claimed) -> list[RecipientResult] | None:

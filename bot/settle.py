@@ -156,10 +156,13 @@ class Settler:
 
     async def apply_journal(self) -> int:
         """Write journaled batch outcomes to their rows; return how many were applied."""
+        stamp = self.clock.now().isoformat()
         async with self.db.transaction() as tx:
             entries = await journal.pending(tx)
             for entry in entries:
                 await self.apply(tx, entry.outcome, gateway=entry.gateway)
+                if entry.next_batch_id:  # that request may have left: never resend it blindly
+                    await outbox.mark_batch_sending(tx, entry.next_batch_id, stamp=stamp)
                 await journal.remove(tx, entry.id)
         for entry in entries:
             await self.effects(entry.outcome, entry.broadcast_id, entry.gateway)

@@ -48,6 +48,8 @@ class Database:
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA busy_timeout=5000")
+            await conn.execute("PRAGMA cache_size=-32768")  # 32 MB of page cache
+            await conn.execute("PRAGMA wal_autocheckpoint=4000")
             if migrate:
                 await db.migrate()
         except sqlite3.DatabaseError as exc:

@@ -21,6 +21,7 @@ class JournalEntry:
     gateway: str
     broadcast_id: int | None
     outcome: dict[str, Any]
+    next_batch_id: str | None
 
 
 async def add(
@@ -30,13 +31,14 @@ async def add(
     gateway: str,
     broadcast_id: int | None,
     outcome: dict[str, Any],
+    next_batch_id: str | None,
     stamp: str,
 ) -> None:
-    """Record a batch's outcome (sent/failed/retry lists) in one row."""
+    """Record a batch's outcome (sent/failed/retry lists), and the batch about to leave next."""
     await tx.execute(
-        "INSERT INTO send_journal (batch_id, gateway, broadcast_id, outcome, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (batch_id, gateway, broadcast_id, json.dumps(outcome), stamp),
+        "INSERT INTO send_journal (batch_id, gateway, broadcast_id, outcome, next_batch_id, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (batch_id, gateway, broadcast_id, json.dumps(outcome), next_batch_id, stamp),
     )
 
 
@@ -45,7 +47,12 @@ async def pending(tx: Tx) -> list[JournalEntry]:
     rows = await tx.fetchall("SELECT * FROM send_journal ORDER BY id")
     return [
         JournalEntry(
-            r["id"], r["batch_id"], r["gateway"], r["broadcast_id"], json.loads(r["outcome"])
+            r["id"],
+            r["batch_id"],
+            r["gateway"],
+            r["broadcast_id"],
+            json.loads(r["outcome"]),
+            r["next_batch_id"],
         )
         for r in rows
     ]

@@ -104,11 +104,24 @@ CREATE TABLE outbox (
     updated_at TEXT NOT NULL,
     UNIQUE (broadcast_id, phone)
 );
-CREATE INDEX outbox_ready ON outbox(state, priority, next_attempt_at, id);
-CREATE INDEX outbox_broadcast ON outbox(broadcast_id, state);
-CREATE INDEX outbox_batch ON outbox(batch_id);
-CREATE UNIQUE INDEX outbox_provider ON outbox(gateway, provider_id);
+-- Partial indexes: a row leaves the queue indexes once, so sent rows cost nothing there.
+CREATE INDEX outbox_ready ON outbox(priority, next_attempt_at, id) WHERE state = 'queued';
+CREATE INDEX outbox_queued ON outbox(broadcast_id, id) WHERE state = 'queued';
+CREATE INDEX outbox_claimed ON outbox(batch_id) WHERE state = 'claimed';
+CREATE INDEX outbox_inflight ON outbox(broadcast_id) WHERE state IN ('claimed', 'sending');
+CREATE INDEX outbox_broadcast ON outbox(broadcast_id);
+CREATE UNIQUE INDEX outbox_provider ON outbox(gateway, provider_id)
+    WHERE provider_id IS NOT NULL;
 CREATE INDEX outbox_contact ON outbox(contact_id, id);
+CREATE TABLE send_journal (
+    id INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    gateway TEXT NOT NULL,
+    broadcast_id INTEGER,
+    outcome TEXT NOT NULL,
+    next_batch_id TEXT,
+    created_at TEXT NOT NULL
+);
 """
 
 V3_INBOUND = """
@@ -136,4 +149,14 @@ CREATE INDEX inbound_broadcast ON inbound(broadcast_id) WHERE broadcast_id IS NO
 CREATE INDEX outbox_replies ON outbox(phone, created_at) WHERE inbound_id IS NOT NULL;
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_DISPATCH, V3_INBOUND]
+V4_MODEM_USAGE = """
+CREATE TABLE modem_usage (
+    modem_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    messages INTEGER NOT NULL DEFAULT 0,
+    segments INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (modem_id, day)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [V1_FOUNDATION, V2_DISPATCH, V3_INBOUND, V4_MODEM_USAGE]

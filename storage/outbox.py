@@ -141,7 +141,7 @@ async def claim(
         rows = await tx.fetchall(
             "SELECT o.id, o.phone, o.contact_id, o.attempts, o.segments, o.ignore_optout, "
             "COALESCE(o.text, b.body) AS text, c.opted_out_at FROM outbox o "
-            "JOIN broadcasts b ON b.id = o.broadcast_id "
+            "INDEXED BY outbox_queued JOIN broadcasts b ON b.id = o.broadcast_id "
             "LEFT JOIN contacts c ON c.id = o.contact_id "
             "WHERE o.broadcast_id = ? AND o.state = 'queued' AND o.next_attempt_at <= ? "
             "AND o.text IS ? AND o.sender_id IS ? ORDER BY o.id LIMIT ?",
@@ -173,32 +173,29 @@ async def claim(
     )
 
 
-async def promote(tx: Tx, batch: Claimed, *, stamp: str) -> Claimed | None:
-    """Turn a `claimed` batch into `sending` just before its request leaves.
+async def sendable(tx: Tx, batch: Claimed, *, stamp: str) -> Claimed | None:
+    """Check a `claimed` batch just before it leaves; None if nothing of it may go.
 
-    Rows whose contact opted out meanwhile are skipped; rows of a broadcast that was paused or
-    cancelled meanwhile stay behind and are given back to the queue. None if nothing is left.
+    Rows whose contact opted out meanwhile are skipped; a broadcast paused or cancelled
+    meanwhile keeps its rows back. Only reads unless something changed.
     """
-    await tx.execute(
-        "UPDATE outbox SET state = 'skipped', error = 'opted out before sending', updated_at = ? "
-        "WHERE batch_id = ? AND state = 'claimed' AND ignore_optout = 0 AND EXISTS (SELECT 1 "
-        "FROM contacts c WHERE c.id = outbox.contact_id AND c.opted_out_at IS NOT NULL)",
-        (stamp, batch.batch_id),
+    rows = await tx.fetchall(
+        "SELECT o.id FROM outbox o INDEXED BY outbox_claimed JOIN contacts c "
+        "ON c.id = o.contact_id WHERE o.batch_id = ? AND o.state = 'claimed' "
+        "AND o.ignore_optout = 0 AND c.opted_out_at IS NOT NULL",
+        (batch.batch_id,),
     )
-    sending = {
-        r[0]
-        for r in await tx.fetchall(
-            "UPDATE outbox SET state = 'sending', updated_at = ? WHERE batch_id = ? "
-            "AND state = 'claimed' AND (broadcast_id IS NULL OR EXISTS (SELECT 1 FROM broadcasts "
-            "b WHERE b.id = outbox.broadcast_id AND b.state IN ('approved', 'sending'))) "
-            "RETURNING id",
-            (stamp, batch.batch_id),
-        )
-    }
-    if len(sending) == len(batch.ids):
+    drop = {r[0] for r in rows}
+    if drop:
+        await _set_state(tx, list(drop), "skipped", stamp, error="opted out before sending")
+    if batch.broadcast_id is not None:
+        state = await tx.scalar("SELECT state FROM broadcasts WHERE id = ?", (batch.broadcast_id,))
+        if state not in ("approved", "sending"):
+            await release(tx, batch.batch_id, stamp=stamp)
+            return None
+    if not drop:
         return batch
-    await release(tx, batch.batch_id, stamp=stamp)
-    keep = [i for i, rid in enumerate(batch.ids) if rid in sending]
+    keep = [i for i, rid in enumerate(batch.ids) if rid not in drop]
     if not keep:
         return None
     return Claimed(
@@ -211,6 +208,15 @@ async def promote(tx: Tx, batch: Claimed, *, stamp: str) -> Claimed | None:
         contact_ids=tuple(batch.contact_ids[i] for i in keep),
         attempts=tuple(batch.attempts[i] for i in keep),
         segments=batch.segments,
+    )
+
+
+async def mark_batch_sending(tx: Tx, batch_id: str, *, stamp: str) -> None:
+    """Rows of a batch whose request has left (recorded in the journal) become `sending`."""
+    await tx.execute(
+        "UPDATE outbox SET state = 'sending', updated_at = ? WHERE batch_id = ? "
+        "AND state = 'claimed'",
+        (stamp, batch_id),
     )
 
 
@@ -287,7 +293,8 @@ async def mark_unknown(tx: Tx, ids: Sequence[int], reason: str, *, stamp: str) -
 async def recover_in_flight(tx: Tx, *, stamp: str) -> list[tuple[str | None, str, int]]:
     """After a crash: `claimed` rows go back to the queue (their request never left) and rows
     left `sending` become `unknown`; return (gateway, batch, count) of the unknown ones.
-    Apply the send journal first, so settled batches are not mistaken for unknown ones."""
+    Apply the send journal first (and mark the batches it names as leaving `sending`), so
+    settled batches are not mistaken for unknown ones."""
     await tx.execute(
         "UPDATE outbox SET state = 'queued', attempts = attempts - 1, batch_id = NULL, "
         "updated_at = ? WHERE state = 'claimed'",
@@ -397,12 +404,14 @@ async def broadcast_counts(tx: Tx, broadcast_id: int) -> dict[str, Any]:
 
 
 async def has_pending(tx: Tx, broadcast_id: int) -> bool:
-    """Whether any row of a broadcast is still queued or in flight (an index seek)."""
+    """Whether any row of a broadcast is still queued or in flight (two index seeks)."""
     return bool(
         await tx.scalar(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE broadcast_id = ? "
-            "AND state IN ('queued', 'claimed', 'sending'))",
-            (broadcast_id,),
+            "SELECT EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_queued "
+            "WHERE state = 'queued' AND broadcast_id = ?) "
+            "OR EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_inflight "
+            "WHERE state IN ('claimed', 'sending') AND broadcast_id = ?)",
+            (broadcast_id, broadcast_id),
         )
     )
 
