@@ -186,7 +186,7 @@ class Dispatcher:
         stamp = self.clock.now().isoformat()
         try:
             async with self.db.transaction() as tx:
-                for name, batch, plan, next_id in entries:
+                for name, _batch, plan, next_id in entries:
                     await self.settler.apply(tx, plan, gateway=name)
                     if next_id:  # that request has left: its rows are `sending` from now on
                         await outbox.mark_batch_sending(tx, next_id, stamp=stamp)
