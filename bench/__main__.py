@@ -69,9 +69,7 @@ def main() -> None:
         "full": args.full,
     }
     RESULTS.write_text(json.dumps({**results, "meta": meta}, indent=2) + "\n", encoding="utf-8")
-    print(
-        f"written to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
-    )
+    print(f"written to {RESULTS}")
 
 
 if __name__ == "__main__":

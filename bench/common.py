@@ -25,8 +25,12 @@ def run_child(module: str, *args: str, timeout: float = 3600) -> dict[str, Any]:
     """Run `python -m module args` and return the JSON object it prints last."""
     proc = subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
@@ -36,8 +40,13 @@ def run_child(module: str, *args: str, timeout: float = 3600) -> dict[str, Any]:
 def kenyan_number(i: int) -> str:
     """A valid Kenyan mobile number written in one of the common ways."""
     national = f"7{(i * 7919) % 100_000_000:08d}"
-    forms = (f"0{national}", national, f"254{national}", f"+254 {national[:3]} {national[3:6]} "
-             f"{national[6:]}", f"0{national[:3]}-{national[3:6]}-{national[6:]}")
+    forms = (
+        f"0{national}",
+        national,
+        f"254{national}",
+        f"+254 {national[:3]} {national[3:6]} {national[6:]}",
+        f"0{national[:3]}-{national[3:6]}-{national[6:]}",
+    )
     return forms[i % len(forms)]
 
 

@@ -76,12 +76,14 @@ async def ours(n: int, url: str) -> dict[str, Any]:
                 await upsert_batch(tx, rows, now=clock.now(), source="bench")
         del phones
         async with aiohttp.ClientSession() as session:
-            gw = AfricasTalkingGateway(session=session, username="sandbox", api_key=API_KEY,
-                                       base_url=url)
+            gw = AfricasTalkingGateway(
+                session=session, username="sandbox", api_key=API_KEY, base_url=url
+            )
             core = build_core(config, db, gateways={"africastalking": gw}, clock=clock)
             person = config.people["bench"]
-            view = await core.broadcasts.compose(audience="club:bench", message="Exam at 9",
-                                                 requester=person)
+            view = await core.broadcasts.compose(
+                audience="club:bench", message="Exam at 9", requester=person
+            )
             await core.broadcasts.approve(view.id, person=person)
             start = time.perf_counter()
             core.dispatcher.start()
@@ -91,8 +93,12 @@ async def ours(n: int, url: str) -> dict[str, Any]:
             await core.dispatcher.stop()
             counts = (await core.broadcasts.view(view.id)).counts
         await db.close()
-    return {"recipients": n, "seconds": elapsed, "sent": counts["sent"],
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "recipients": n,
+        "seconds": elapsed,
+        "sent": counts["sent"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 async def _done(db: Any, broadcast_id: int) -> bool:
@@ -110,10 +116,15 @@ async def floor(n: int, url: str) -> float:
     async with aiohttp.ClientSession() as session:
         start = time.perf_counter()
         for i in range(0, n, BATCH):
-            form = {"username": "sandbox", "to": ",".join(phones[i : i + BATCH]),
-                    "message": "Exam at 9", "bulkSMSMode": "1"}
-            async with session.post(f"{url}/version1/messaging", data=form,
-                                    headers=headers) as resp:
+            form = {
+                "username": "sandbox",
+                "to": ",".join(phones[i : i + BATCH]),
+                "message": "Exam at 9",
+                "bulkSMSMode": "1",
+            }
+            async with session.post(
+                f"{url}/version1/messaging", data=form, headers=headers
+            ) as resp:
                 await resp.json()
         return time.perf_counter() - start
 
@@ -127,8 +138,18 @@ class FakeProcess:
 
     def __enter__(self) -> str:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.africastalking", "--port", str(self.port),
-             "--api-key", API_KEY], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.fakes.africastalking",
+                "--port",
+                str(self.port),
+                "--api-key",
+                API_KEY,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -159,8 +180,11 @@ async def run(*, quick: bool = False) -> dict[str, Any]:
             mine = run_child("bench.dispatch", "--child", str(n), url)
         with FakeProcess(_free_port()) as url:
             base = await floor(n, url)
-        table[str(n)] = mine | {"floor_seconds": base, "ratio": base / mine["seconds"],
-                                "us_per_recipient": mine["seconds"] / n * 1e6}
+        table[str(n)] = mine | {
+            "floor_seconds": base,
+            "ratio": base / mine["seconds"],
+            "us_per_recipient": mine["seconds"] / n * 1e6,
+        }
     main_size = table["100000"]
     result: dict[str, Any] = {
         "recipients": 100_000,
@@ -168,13 +192,20 @@ async def run(*, quick: bool = False) -> dict[str, Any]:
         "floor_seconds": round(main_size["floor_seconds"], 2),
         "ratio": round(main_size["ratio"], 3),
         "peak_rss_mb": round(main_size["peak_rss_mb"], 1),
-        "sizes": {k: {"seconds": round(v["seconds"], 2), "ratio": round(v["ratio"], 3),
-                      "us_per_recipient": round(v["us_per_recipient"], 1),
-                      "peak_rss_mb": round(v["peak_rss_mb"], 1)} for k, v in table.items()},
+        "sizes": {
+            k: {
+                "seconds": round(v["seconds"], 2),
+                "ratio": round(v["ratio"], 3),
+                "us_per_recipient": round(v["us_per_recipient"], 1),
+                "peak_rss_mb": round(v["peak_rss_mb"], 1),
+            }
+            for k, v in table.items()
+        },
     }
     if "1000000" in table:
         result["growth_1m_vs_10k"] = round(
-            table["1000000"]["us_per_recipient"] / table["10000"]["us_per_recipient"], 3)
+            table["1000000"]["us_per_recipient"] / table["10000"]["us_per_recipient"], 3
+        )
     return result
 
 
@@ -188,8 +219,14 @@ def main() -> None:
         print(json.dumps(asyncio.run(ours(int(args.child[0]), args.child[1]))))
         return
     r = asyncio.run(run(quick=not args.full))
-    rows = [(f"{int(k):,} recipients", f"{v['seconds']} s, {v['us_per_recipient']} µs each, "
-             f"ratio {v['ratio']}, peak {v['peak_rss_mb']} MB") for k, v in r["sizes"].items()]
+    rows = [
+        (
+            f"{int(k):,} recipients",
+            f"{v['seconds']} s, {v['us_per_recipient']} µs each, "
+            f"ratio {v['ratio']}, peak {v['peak_rss_mb']} MB",
+        )
+        for k, v in r["sizes"].items()
+    ]
     rows.append(("ratio at 100,000 (floor/ours)", f"{r['ratio']}  (target ≥ 0.67)"))
     if "growth_1m_vs_10k" in r:
         rows.append(("time per recipient, 1M vs 10k", f"{r['growth_1m_vs_10k']}  (target ≤ 1.3)"))

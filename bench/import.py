@@ -29,8 +29,9 @@ def write_csv(path: Path, rows: int) -> None:
         writer = csv.writer(fh)
         writer.writerow(["Name", "Phone", "Club", "Admission No"])
         for i in range(rows):
-            writer.writerow([f"Student {i}", kenyan_number(i), ("ict", "chess", "drama")[i % 3],
-                             f"ADM{i:07d}"])
+            writer.writerow(
+                [f"Student {i}", kenyan_number(i), ("ict", "chess", "drama")[i % 3], f"ADM{i:07d}"]
+            )
 
 
 def floor(path: Path) -> float:
@@ -57,8 +58,13 @@ async def _import(path: Path, db_path: Path) -> dict[str, Any]:
     finally:
         await db.close()
     rows = report.imported + report.updated + report.unchanged + report.skipped_count
-    return {"rows": rows, "imported": report.imported, "seconds": elapsed,
-            "rows_per_s": rows / elapsed, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "rows": rows,
+        "imported": report.imported,
+        "seconds": elapsed,
+        "rows_per_s": rows / elapsed,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def child(csv_path: str, db_path: str) -> None:
