@@ -105,7 +105,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "recipients": {"type": "integer"},
                         "preview": {"type": "object"},
                         "counts": {"type": "object"},
-                        "outcome": string, "detail": string,
+                        "outcome": string,
+                        "detail": string,
                     },
                 },
                 "Statuses": {

@@ -158,8 +158,7 @@ async def memberships(tx: Tx, contact_ids: Sequence[int]) -> set[tuple[int, int]
     if not contact_ids:
         return set()
     rows = await tx.fetchall(
-        "SELECT contact_id, group_id FROM memberships "
-        f"WHERE contact_id IN ({_marks(contact_ids)})",
+        f"SELECT contact_id, group_id FROM memberships WHERE contact_id IN ({_marks(contact_ids)})",
         list(contact_ids),
     )
     return {(r["contact_id"], r["group_id"]) for r in rows}

@@ -17,7 +17,8 @@ async def test_preview_counts_encoding_cost_and_sample(tmp_path: Path) -> None:
         await seed_contacts(core, tmp_path)
         await core.book.set_consent("0712345002", opted_out=True, source="sms", actor="t")
         view = await core.broadcasts.compose(
-            audience="club:ict", message="Exam tomorrow at 9, {first_name}",
+            audience="club:ict",
+            message="Exam tomorrow at 9, {first_name}",
             requester=config.people["registrar"],
         )
     p = view.preview
@@ -47,7 +48,9 @@ async def test_promo_footer_is_added_and_counted(tmp_path: Path) -> None:
     async with open_core(config, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
         view = await core.broadcasts.compose(
-            audience="club:chess", message="x" * 150, requester=config.people["registrar"],
+            audience="club:chess",
+            message="x" * 150,
+            requester=config.people["registrar"],
             kind="promo",
         )
     assert view.preview["sample"].endswith("\nSTOP to opt out")
@@ -86,11 +89,14 @@ async def test_audience_union_exclusion_and_numbers(tmp_path: Path) -> None:
         await seed_contacts(core, tmp_path)
         reg = config.people["registrar"]
         union = await core.broadcasts.compose(
-            audience="club:ict,club:chess", message="hi", requester=reg)
+            audience="club:ict,club:chess", message="hi", requester=reg
+        )
         minus = await core.broadcasts.compose(
-            audience="dept:computing -club:chess", message="hi", requester=reg)
+            audience="dept:computing -club:chess", message="hi", requester=reg
+        )
         nums = await core.broadcasts.compose(
-            audience="club:drama 0799 000 111, +254 712 345 001", message="hi", requester=reg)
+            audience="club:drama 0799 000 111, +254 712 345 001", message="hi", requester=reg
+        )
         everyone = await core.broadcasts.compose(audience="all", message="hi", requester=reg)
     assert union.preview["recipients"] == 4
     assert minus.preview["recipients"] == 2
@@ -103,7 +109,8 @@ async def test_self_approval_refused_and_approver_freezes_list(tmp_path: Path) -
     async with open_core(config, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
         view = await core.broadcasts.compose(
-            audience="all", message="Hi {first_name}", requester=config.people["dean"])
+            audience="all", message="Hi {first_name}", requester=config.people["dean"]
+        )
         mine = await core.broadcasts.approve(view.id, person=config.people["dean"])
         assert mine.outcome == "refused" and mine.forbidden
         assert "your own" in mine.message
@@ -123,7 +130,8 @@ async def test_two_approvers_above_second_threshold(tmp_path: Path) -> None:
     async with open_core(config, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
         view = await core.broadcasts.compose(
-            audience="all", message="hi", requester=config.people["registrar"])
+            audience="all", message="hi", requester=config.people["registrar"]
+        )
         assert view.approvals_needed == 2
         first = await core.broadcasts.approve(view.id, person=config.people["dean"])
         assert first.outcome == "waiting"
@@ -161,7 +169,8 @@ async def test_concurrent_approvals_give_one_outcome(tmp_path: Path) -> None:
     async with open_core(config, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
         view = await core.broadcasts.compose(
-            audience="all", message="hi", requester=config.people["registrar"])
+            audience="all", message="hi", requester=config.people["registrar"]
+        )
         results = await asyncio.gather(
             core.broadcasts.approve(view.id, person=config.people["dean"]),
             core.broadcasts.approve(view.id, person=config.people["bursar"]),
@@ -179,13 +188,20 @@ async def test_opt_out_after_approval_is_skipped_at_send_time(tmp_path: Path) ->
     async with open_core(config, clock=clock) as core:
         await seed_contacts(core, tmp_path)
         view = await core.broadcasts.compose(
-            audience="club:ict", message="hi", requester=config.people["registrar"])
+            audience="club:ict", message="hi", requester=config.people["registrar"]
+        )
         await core.broadcasts.approve(view.id, person=config.people["registrar"])
         await core.book.set_consent("0712345001", opted_out=True, source="sms", actor="t")
         async with core.db.transaction() as tx:
             batch = await outbox.claim(
-                tx, now=clock.now().timestamp(), gateway="simulator", batch_id="b1",
-                limit=100, allow_promo=True, stamp=clock.now().isoformat())
+                tx,
+                now=clock.now().timestamp(),
+                gateway="simulator",
+                batch_id="b1",
+                limit=100,
+                allow_promo=True,
+                stamp=clock.now().isoformat(),
+            )
         assert batch is not None and batch.phones == ("+254712345002",)
         counts = (await core.broadcasts.view(view.id)).counts
         assert counts["skipped"] == 1
@@ -197,8 +213,8 @@ async def test_promo_waits_for_quiet_hours_to_end(tmp_path: Path) -> None:
     async with open_core(config, clock=clock) as core:
         await seed_contacts(core, tmp_path)
         view = await core.broadcasts.compose(
-            audience="club:ict", message="Sale!", requester=config.people["registrar"],
-            kind="promo")
+            audience="club:ict", message="Sale!", requester=config.people["registrar"], kind="promo"
+        )
         await core.broadcasts.approve(view.id, person=config.people["registrar"])
         async with core.db.read() as tx:
             when = await tx.scalar("SELECT MIN(next_attempt_at) FROM outbox")

@@ -33,26 +33,46 @@ def test_env_secret_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda t: t.replace('api_key = "fake-at-api-key"\n', ""),
-         "gateways.africastalking.api_key: missing"),
-        (lambda t: t.replace('role = "staff"', 'role = "registrar"'),
-         "people.registrar.role: must be one of staff, approver, admin"),
-        (lambda t: t.replace("[dispatch]\n", "[dispatch]\nbatchsize = 3\n"),
-         "dispatch.batchsize: unknown key"),
-        (lambda t: t.replace('api_key = "fake-at-api-key"', 'api_key = "${NOPE_NOT_SET}"'),
-         "gateways.africastalking.api_key: environment variable NOPE_NOT_SET is not set"),
-        (lambda t: t.replace('timezone = "Africa/Nairobi"', 'timezone = "Mars/Olympus"'),
-         "organisation.timezone: unknown time zone 'Mars/Olympus'"),
-        (lambda t: t.replace('phone = "0712000002"', 'phone = "0202222222"'),
-         "people.dean.phone: not a valid phone number"),
-        (lambda t: t.replace('person = "dean"', 'person = "nobody"'),
-         "api.tokens.dean.person: no such person 'nobody'"),
-        (lambda t: t.replace('primary = "simulator"', 'primary = "pigeon"'),
-         "gateways.primary: must be one of simulator, africastalking, modem"),
-        (lambda t: t.replace("batch_size = 100", 'batch_size = "many"'),
-         "dispatch.batch_size: must be an integer, got str"),
-        (lambda t: t.replace('quiet_hours_start = "00:00"', 'quiet_hours_start = "6pm"'),
-         "dispatch.quiet_hours_start: must be a time like"),
+        (
+            lambda t: t.replace('api_key = "fake-at-api-key"\n', ""),
+            "gateways.africastalking.api_key: missing",
+        ),
+        (
+            lambda t: t.replace('role = "staff"', 'role = "registrar"'),
+            "people.registrar.role: must be one of staff, approver, admin",
+        ),
+        (
+            lambda t: t.replace("[dispatch]\n", "[dispatch]\nbatchsize = 3\n"),
+            "dispatch.batchsize: unknown key",
+        ),
+        (
+            lambda t: t.replace('api_key = "fake-at-api-key"', 'api_key = "${NOPE_NOT_SET}"'),
+            "gateways.africastalking.api_key: environment variable NOPE_NOT_SET is not set",
+        ),
+        (
+            lambda t: t.replace('timezone = "Africa/Nairobi"', 'timezone = "Mars/Olympus"'),
+            "organisation.timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            lambda t: t.replace('phone = "0712000002"', 'phone = "0202222222"'),
+            "people.dean.phone: not a valid phone number",
+        ),
+        (
+            lambda t: t.replace('person = "dean"', 'person = "nobody"'),
+            "api.tokens.dean.person: no such person 'nobody'",
+        ),
+        (
+            lambda t: t.replace('primary = "simulator"', 'primary = "pigeon"'),
+            "gateways.primary: must be one of simulator, africastalking, modem",
+        ),
+        (
+            lambda t: t.replace("batch_size = 100", 'batch_size = "many"'),
+            "dispatch.batch_size: must be an integer, got str",
+        ),
+        (
+            lambda t: t.replace('quiet_hours_start = "00:00"', 'quiet_hours_start = "6pm"'),
+            "dispatch.quiet_hours_start: must be a time like",
+        ),
     ],
 )
 def test_problems_name_their_key(tmp_path: Path, edit: object, expected: str) -> None:
@@ -65,8 +85,10 @@ def test_problems_name_their_key(tmp_path: Path, edit: object, expected: str) ->
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     path = write_config(tmp_path)
-    text = path.read_text().replace('role = "staff"', 'role = "boss"').replace(
-        "[dispatch]\n", "[dispatch]\ntypo = 1\n"
+    text = (
+        path.read_text()
+        .replace('role = "staff"', 'role = "boss"')
+        .replace("[dispatch]\n", "[dispatch]\ntypo = 1\n")
     )
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
@@ -81,9 +103,7 @@ def test_cli_exits_2_with_one_line_per_problem(
     path.write_text(path.read_text().replace('role = "staff"', 'role = "boss"'), encoding="utf-8")
     assert main(["--config", str(path), "groups", "list"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == (
-        "config: people.registrar.role: must be one of staff, approver, admin"
-    )
+    assert err.strip() == ("config: people.registrar.role: must be one of staff, approver, admin")
     assert "Traceback" not in err
 
 

@@ -34,8 +34,14 @@ def states(db: Path) -> Counter[str]:
 async def run_server_for(config: Path, seconds: float) -> int | None:
     """Run `smsops serve`; kill -9 it after `seconds` (None: let it run until told)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(config), "serve",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "serve",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     await asyncio.sleep(seconds)
     proc.send_signal(signal.SIGKILL)
@@ -58,8 +64,9 @@ async def test_kill_minus_nine_never_duplicates_or_loses(tmp_path: Path) -> None
     async with open_core(config, clock=Clock()) as core:
         await seed_contacts(core, tmp_path, csv)
         reg = config.people["registrar"]
-        view = await core.broadcasts.compose(audience="club:ict", message="Exam at 9",
-                                             requester=reg)
+        view = await core.broadcasts.compose(
+            audience="club:ict", message="Exam at 9", requester=reg
+        )
         assert (await core.broadcasts.approve(view.id, person=reg)).outcome == "approved"
     db = config.database_path
     kills = 0
@@ -70,8 +77,14 @@ async def test_kill_minus_nine_never_duplicates_or_loses(tmp_path: Path) -> None
         kills += 1
     # Let it finish: one last, clean run until nothing is queued.
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(path), "serve",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(path),
+        "serve",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         async with asyncio.timeout(120):

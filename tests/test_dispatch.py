@@ -47,8 +47,7 @@ class Rig:
 
     async def broadcast(self, audience: str = "club:ict", message: str = "Exam at 9") -> int:
         reg = self.core.config.people["registrar"]
-        view = await self.core.broadcasts.compose(audience=audience, message=message,
-                                                  requester=reg)
+        view = await self.core.broadcasts.compose(audience=audience, message=message, requester=reg)
         approver = self.core.config.people["dean"]
         decision = await self.core.broadcasts.approve(view.id, person=approver)
         assert decision.outcome == "approved", decision.message
@@ -73,19 +72,30 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
     url = await fake.start()
     fallback = opts.pop("fallback", False)
     config = make_config(
-        tmp_path, primary="africastalking", at_url=url, timeout=opts.pop("timeout", 5),
-        fallback_line='fallback = "simulator"' if fallback else "", **opts,
+        tmp_path,
+        primary="africastalking",
+        at_url=url,
+        timeout=opts.pop("timeout", 5),
+        fallback_line='fallback = "simulator"' if fallback else "",
+        **opts,
     )
     recorder = Recorder()
     async with aiohttp.ClientSession() as session:
-        at = AfricasTalkingGateway(session=session, username="sandbox", api_key=AT_KEY,
-                                   base_url=url, timeout_seconds=config.gateways.africastalking
-                                   .timeout_seconds if config.gateways.africastalking else 5)
+        at = AfricasTalkingGateway(
+            session=session,
+            username="sandbox",
+            api_key=AT_KEY,
+            base_url=url,
+            timeout_seconds=config.gateways.africastalking.timeout_seconds
+            if config.gateways.africastalking
+            else 5,
+        )
         gateways: dict[str, Any] = {"africastalking": at}
         if fallback:
             gateways["simulator"] = SimulatorGateway(delivery_delay_seconds=0)
-        async with open_core(config, gateways=gateways, clock=Clock(),
-                             notifier=FanOut([recorder])) as core:
+        async with open_core(
+            config, gateways=gateways, clock=Clock(), notifier=FanOut([recorder])
+        ) as core:
             await seed_contacts(core, tmp_path, "Name,Phone,Club\n" + MANY)
             core.dispatcher.start()
             try:
@@ -117,7 +127,8 @@ async def test_urgent_lane_goes_before_bulk(rig: Rig) -> None:
     bid = await rig.broadcast()
     await asyncio.sleep(0.02)  # first bulk batch in flight
     mid = await rig.core.messaging.send_one(
-        "0712000777", "Reply to you", person=rig.core.config.people["registrar"])
+        "0712000777", "Reply to you", person=rig.core.config.people["registrar"]
+    )
     await rig.wait_state(bid, "done")
     order = [r.form["message"] for r in rig.fake.requests]
     assert order.index("Reply to you") <= 1, order
@@ -187,7 +198,8 @@ async def test_timeout_marks_batch_unknown_and_never_resends(rig: Rig) -> None:
     assert view.counts["unknown"] == 100 and view.counts["sent"] == 150
     assert len(rig.fake.requests) == 3
     resent = await rig.core.broadcasts.resend_unknown(
-        bid, person=rig.core.config.people["registrar"])
+        bid, person=rig.core.config.people["registrar"]
+    )
     assert resent == 100
     view = await rig.wait_state(bid, "done")
     assert view.counts["unknown"] == 0 and view.counts["sent"] == 250

@@ -69,22 +69,39 @@ def test_reimport_changes_nothing(cli: Cli) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["google_contacts_new.csv", "outlook_desktop.csv", "latin1.csv", "semicolon.csv",
-     "utf8_bom.csv", "excel_unicode.txt", "students.xlsx", "clubs.xlsx", "contacts.docx"],
+    [
+        "google_contacts_new.csv",
+        "outlook_desktop.csv",
+        "latin1.csv",
+        "semicolon.csv",
+        "utf8_bom.csv",
+        "excel_unicode.txt",
+        "students.xlsx",
+        "clubs.xlsx",
+        "contacts.docx",
+    ],
 )
 def test_every_fixture_imports(cli: Cli, name: str) -> None:
     report = cli.json("contacts", "import", str(FIXTURES / name))
     assert report["imported"] > 0, report
-    for phone, in cli.db_rows("SELECT phone FROM contacts"):
+    for (phone,) in cli.db_rows("SELECT phone FROM contacts"):
         assert phone.startswith("+") and phone[1:].isdigit()
 
 
 def test_same_number_in_every_format_is_one_contact(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "forms.csv"
-    forms = ["0712345678", "712345678", "254712345678", "+254 712 345 678", "0712-345-678",
-             "(0712) 345678"]
-    path.write_text("name,phone\n" + "".join(f"Person {i},\"{f}\"\n" for i, f in
-                                             enumerate(forms)), encoding="utf-8")
+    forms = [
+        "0712345678",
+        "712345678",
+        "254712345678",
+        "+254 712 345 678",
+        "0712-345-678",
+        "(0712) 345678",
+    ]
+    path.write_text(
+        "name,phone\n" + "".join(f'Person {i},"{f}"\n' for i, f in enumerate(forms)),
+        encoding="utf-8",
+    )
     report = cli.json("contacts", "import", str(path))
     assert report["imported"] == 1
     assert report["updated"] + report["unchanged"] == 5
@@ -93,8 +110,9 @@ def test_same_number_in_every_format_is_one_contact(cli: Cli, tmp_path: Path) ->
 
 def test_group_flag_and_columns(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
-    path.write_text("Name,Mobile,Club,Dept\nA,0712000101,ICT,Computing\nB,0712000102,,\n",
-                    encoding="utf-8")
+    path.write_text(
+        "Name,Mobile,Club,Dept\nA,0712000101,ICT,Computing\nB,0712000102,,\n", encoding="utf-8"
+    )
     report = cli.json("contacts", "import", str(path), "--group", "parents:form1")
     assert report["groups"] == {"club:ict": 1, "dept:computing": 1, "parents:form1": 2}
     groups = cli.json("groups", "list")
@@ -136,7 +154,7 @@ def test_dry_run_writes_nothing(cli: Cli) -> None:
     ],
 )
 def test_bad_input_one_line_nothing_written(cli: Cli, name: str, message: str) -> None:
-    code, out, err = cli("contacts", "import", str(FIXTURES / name))
+    code, _out, err = cli("contacts", "import", str(FIXTURES / name))
     assert code != 0
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in err
@@ -163,8 +181,11 @@ def test_export_round_trips(cli: Cli, tmp_path: Path) -> None:
     before = cli.json("contacts", "list")
     out = tmp_path / "out.csv"
     assert cli("contacts", "export", str(out))[0] == 0
-    other = Cli(write_config(tmp_path / "second"), cli.capsys) if (
-        (tmp_path / "second").mkdir() or True) else cli
+    other = (
+        Cli(write_config(tmp_path / "second"), cli.capsys)
+        if ((tmp_path / "second").mkdir() or True)
+        else cli
+    )
     report = other.json("contacts", "import", str(out))
     assert report["imported"] == len(before)
     after = other.json("contacts", "list")

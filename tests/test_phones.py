@@ -12,8 +12,18 @@ KE = PhoneNormaliser("KE")
 
 @pytest.mark.parametrize(
     "raw",
-    ["0712345678", "712345678", "254712345678", "+254 712 345 678", "0712-345-678",
-     "(0712) 345678", " 0712 345 678 ", "+254712345678", "0712.345.678", "0712\u00a0345\u00a0678"],
+    [
+        "0712345678",
+        "712345678",
+        "254712345678",
+        "+254 712 345 678",
+        "0712-345-678",
+        "(0712) 345678",
+        " 0712 345 678 ",
+        "+254712345678",
+        "0712.345.678",
+        "0712\u00a0345\u00a0678",
+    ],
 )
 def test_kenyan_forms_become_e164(raw: str) -> None:
     assert KE.normalise(raw) == "+254712345678"
@@ -58,8 +68,10 @@ def test_fast_path_agrees_with_phonenumbers() -> None:
             parsed = phonenumbers.parse(raw, "KE")
             kind = phonenumbers.number_type(parsed)
             ours = KE.try_normalise(raw)
-            if kind in (phonenumbers.PhoneNumberType.MOBILE,
-                        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+            if kind in (
+                phonenumbers.PhoneNumberType.MOBILE,
+                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+            ):
                 assert ours == phonenumbers.format_number(
                     parsed, phonenumbers.PhoneNumberFormat.E164
                 ), raw

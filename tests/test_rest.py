@@ -24,14 +24,22 @@ class Api:
     def core(self) -> Any:
         return self.server.app[CORE]
 
-    async def call(self, method: str, path: str, *, token: str | None = API_TOKEN,
-                   json: Any = None, data: Any = None,
-                   headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = API_TOKEN,
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         hdrs = dict(headers or {})
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
-        async with self.session.request(method, self.server.make_url(path), json=json,
-                                        data=data, headers=hdrs) as resp:
+        async with self.session.request(
+            method, self.server.make_url(path), json=json, data=data, headers=hdrs
+        ) as resp:
             body = await resp.json(content_type=None)
             return resp.status, body
 
@@ -52,15 +60,19 @@ async def wait_for(api: Api, bid: int, state: str) -> dict[str, Any]:
         while True:
             status, body = await api.call("GET", f"/api/v1/broadcasts/{bid}")
             assert status == 200
-            if body["state"] == state and (state != "done" or body["counts"]["delivered"] ==
-                                           body["recipients"]):
+            if body["state"] == state and (
+                state != "done" or body["counts"]["delivered"] == body["recipients"]
+            ):
                 return dict(body)
             await asyncio.sleep(0.05)
 
 
 async def test_broadcast_flow_to_delivery(api: Api) -> None:
-    status, body = await api.call("POST", "/api/v1/broadcasts",
-                                  json={"audience": "club:ict,club:chess", "message": "Exam at 9"})
+    status, body = await api.call(
+        "POST",
+        "/api/v1/broadcasts",
+        json={"audience": "club:ict,club:chess", "message": "Exam at 9"},
+    )
     assert status == 201 and body["state"] == "awaiting_approval"
     assert body["preview"]["recipients"] == 4
     bid = body["id"]
@@ -71,13 +83,14 @@ async def test_broadcast_flow_to_delivery(api: Api) -> None:
     done = await wait_for(api, bid, "done")
     assert done["counts"]["sent"] == 4 and done["counts"]["delivered"] == 4
     assert done["counts"]["cost"] == pytest.approx(3.2)
-    status, again = await api.call("POST", f"/api/v1/broadcasts/{bid}/approve", token=DEAN_TOKEN)
+    status, _again = await api.call("POST", f"/api/v1/broadcasts/{bid}/approve", token=DEAN_TOKEN)
     assert status == 409
 
 
 async def test_one_to_one_send_retry_and_status(api: Api) -> None:
-    status, body = await api.call("POST", "/api/v1/sms/send",
-                                  json={"to": "0712 345 001", "message": "Your results are out"})
+    status, body = await api.call(
+        "POST", "/api/v1/sms/send", json={"to": "0712 345 001", "message": "Your results are out"}
+    )
     assert status == 202
     mid = body["id"]
     async with asyncio.timeout(5):
@@ -87,7 +100,7 @@ async def test_one_to_one_send_retry_and_status(api: Api) -> None:
                 break
             await asyncio.sleep(0.05)
     assert st["messages"][0]["phone"] == "+254712345001"
-    status, err = await api.call("POST", "/api/v1/sms/retry", json={"id": mid})
+    status, _err = await api.call("POST", "/api/v1/sms/retry", json={"id": mid})
     assert status == 404  # it did not fail: nothing to retry
 
 
@@ -98,23 +111,43 @@ async def test_one_to_one_send_retry_and_status(api: Api) -> None:
         ("POST", "/api/v1/sms/send", {"json": {"to": "0712", "message": "x"}}, 422),
         ("POST", "/api/v1/sms/send", {"json": {"to": 712345001, "message": "x"}}, 422),
         ("POST", "/api/v1/sms/send", {"json": {"to": "0712345001", "message": "x" * 10_000}}, 422),
-        ("POST", "/api/v1/sms/send", {"data": b"\xff\xfe{", "headers": {
-            "Content-Type": "application/json"}}, 400),
-        ("POST", "/api/v1/sms/send", {"data": b"{not json", "headers": {
-            "Content-Type": "application/json"}}, 400),
-        ("POST", "/api/v1/sms/send", {"data": b"to=1", "headers": {
-            "Content-Type": "application/x-www-form-urlencoded"}}, 415),
+        (
+            "POST",
+            "/api/v1/sms/send",
+            {"data": b"\xff\xfe{", "headers": {"Content-Type": "application/json"}},
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/sms/send",
+            {"data": b"{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/sms/send",
+            {"data": b"to=1", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+            415,
+        ),
         ("POST", "/api/v1/sms/send", {"json": ["a list"]}, 400),
         ("POST", "/api/v1/broadcasts", {"json": {"audience": "club:itc", "message": "x"}}, 422),
         ("POST", "/api/v1/broadcasts", {"json": {"audience": "all", "message": "{bad}"}}, 422),
-        ("POST", "/api/v1/broadcasts", {"json": {"audience": "all", "message": "x",
-                                                 "send_at": "tomorrow"}}, 422),
+        (
+            "POST",
+            "/api/v1/broadcasts",
+            {"json": {"audience": "all", "message": "x", "send_at": "tomorrow"}},
+            422,
+        ),
         ("GET", "/api/v1/broadcasts/999", {}, 404),
         ("GET", "/api/v1/broadcasts/abc", {}, 404),
         ("POST", "/api/v1/broadcasts/999/approve", {}, 404),
         ("POST", "/api/v1/sms/delivery_report", {"json": {"ids": ["x"]}}, 422),
-        ("POST", "/api/v1/sms/send", {"data": b"x" * 2_000_000, "headers": {
-            "Content-Type": "application/json"}}, 413),
+        (
+            "POST",
+            "/api/v1/sms/send",
+            {"data": b"x" * 2_000_000, "headers": {"Content-Type": "application/json"}},
+            413,
+        ),
     ],
 )
 async def test_bad_requests_get_4xx_json(
@@ -127,8 +160,9 @@ async def test_bad_requests_get_4xx_json(
 
 @pytest.mark.parametrize("token", [None, "wrong-token-0000000000000", API_TOKEN + "x"])
 async def test_tokens_are_checked(api: Api, token: str | None) -> None:
-    status, body = await api.call("POST", "/api/v1/sms/send", token=token,
-                                  json={"to": "0712345001", "message": "hi"})
+    status, _body = await api.call(
+        "POST", "/api/v1/sms/send", token=token, json={"to": "0712345001", "message": "hi"}
+    )
     assert status == 401
     async with api.core.db.read() as tx:
         assert await tx.scalar("SELECT COUNT(*) FROM outbox") == 0
@@ -151,8 +185,11 @@ async def test_at_delivery_callback_secret_and_idempotence(api: Api, tmp_path: P
     mid = await core.messaging.send_one("0712345001", "hi", person=core.config.people["dean"])
     await asyncio.sleep(0.3)
     async with core.db.transaction() as tx:  # pretend Africa's Talking carried it
-        await tx.execute("UPDATE outbox SET gateway = 'africastalking', provider_id = "
-                         "'ATXid_7e7a', delivery_status = NULL WHERE id = ?", (mid,))
+        await tx.execute(
+            "UPDATE outbox SET gateway = 'africastalking', provider_id = "
+            "'ATXid_7e7a', delivery_status = NULL WHERE id = ?",
+            (mid,),
+        )
     body = "id=ATXid_7e7a&status=Success&phoneNumber=%2B254712345001&networkCode=63902&retryCount=0"
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     bad = f"/callbacks/africastalking/{'x' * 20}/delivery"
@@ -163,8 +200,9 @@ async def test_at_delivery_callback_secret_and_idempotence(api: Api, tmp_path: P
     status, second = await api.call("POST", path, token=None, data=body, headers=form)
     assert status == 200 and second["result"] == "duplicate"
     late = body.replace("Success", "Buffered")  # a final state never moves backwards
-    assert (await api.call("POST", path, token=None, data=late, headers=form))[1]["result"] == \
-        "duplicate"
+    assert (await api.call("POST", path, token=None, data=late, headers=form))[1][
+        "result"
+    ] == "duplicate"
     assert (await core.messaging.statuses([mid]))[0]["delivery_status"] == "delivered"
     unknown = body.replace("ATXid_7e7a", "ATXid_nope")
     assert (await api.call("POST", path, token=None, data=unknown, headers=form))[0] == 404

@@ -25,8 +25,14 @@ def free_port() -> int:
 async def start_server(config: Path) -> asyncio.subprocess.Process:
     """Start `smsops serve` and wait until it logs where it listens."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(config), "serve",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "serve",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
@@ -45,9 +51,11 @@ async def test_serve_health_and_clean_stop(tmp_path: Path, sig: signal.Signals) 
     config = write_config(tmp_path)
     config.write_text(config.read_text().replace("port = 0", f"port = {port}"))
     proc = await start_server(config)
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
-            body = await resp.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/healthz") as resp,
+    ):
+        body = await resp.json()
     assert resp.status == 200
     assert body["database"]["ok"] is True and "simulator" in body["gateways"]
     assert body["version"]
