@@ -10,7 +10,6 @@ import asyncio
 import csv
 import json
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -120,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

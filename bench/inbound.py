@@ -7,9 +7,12 @@ request does the full path: stored, opt-out committed and audited, confirmation 
 The floor is a bare aiohttp handler doing one autocommitted aiosqlite INSERT per request
 (WAL, synchronous=NORMAL), measured in the same run with the same load generator.
 
-Each server gets a closed-loop run (fixed number of requests, bounded concurrency) for
-throughput, and an open-loop run paced at a fixed rate for latency; latency is measured from
-each request's scheduled start, so a stalled server cannot hide its queueing delay.
+Both servers stay up; rounds alternate floor, ours, floor, ours... so that load from
+elsewhere on the machine hits both alike, and the figures are medians over the rounds. After
+each of our runs the bench waits until the dispatcher has sent every confirmation, so that
+background sending never overlaps a floor measurement. Each server gets closed-loop runs
+(fixed number of requests, bounded concurrency) for throughput, then open-loop runs paced
+at 1,000 requests/s for latency (bench/loadgen.py).
 
 Run: .venv/bin/python -m bench.inbound [--quick]
 """
@@ -21,25 +24,22 @@ import asyncio
 import json
 import logging
 import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 import aiosqlite
 from aiohttp import web
 
-from bench.common import ROOT, print_table
+from bench.common import print_table
+from bench.loadgen import drive
 
 logger = logging.getLogger(__name__)
 
 SECRET = "bench-callback-secret-0123"
 CONCURRENCY = 64
 PACED_RATE = 1000.0
-MAX_IN_FLIGHT = 1000
 WARMUP = 300
 
 CONFIG = """
@@ -94,94 +94,6 @@ def form_body(i: int, tag: str) -> bytes:
     return urlencode(fields).encode()
 
 
-# --- load generator (runs in its own process) -------------------------------------------------
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-
-async def _post(session: aiohttp.ClientSession, url: str, data: bytes) -> int:
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    async with session.post(url, data=data, headers=headers) as resp:
-        await resp.read()
-        return resp.status
-
-
-async def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
-    """Drive one run: `closed` (n requests, bounded concurrency) or `paced` (n at a rate)."""
-    url, first, n, tag = spec["url"], spec["first"], spec["n"], spec["tag"]
-    bodies = [form_body(first + i, tag) for i in range(n)]
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=spec.get("in_flight", CONCURRENCY))
-    async with aiohttp.ClientSession(connector=connector) as session:
-        start = time.perf_counter()
-        if spec["mode"] == "closed":
-            next_index = iter(range(n))
-
-            async def worker() -> None:
-                nonlocal errors
-                for i in next_index:
-                    t0 = time.perf_counter()
-                    if await _post(session, url, bodies[i]) != 200:
-                        errors += 1
-                    latencies.append(time.perf_counter() - t0)
-
-            await asyncio.gather(*(worker() for _ in range(spec["concurrency"])))
-        else:
-            rate = spec["rate"]
-            gate = asyncio.Semaphore(spec.get("in_flight", MAX_IN_FLIGHT))
-
-            async def one(i: int, due: float) -> None:
-                nonlocal errors
-                async with gate:
-                    if await _post(session, url, bodies[i]) != 200:
-                        errors += 1
-                latencies.append(time.perf_counter() - due)  # from the scheduled start
-
-            tasks = []
-            for i in range(n):
-                due = start + i / rate
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(i, due)))
-            await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
-    return {
-        "n": n,
-        "errors": errors,
-        "seconds": elapsed,
-        "per_s": n / elapsed,
-        "p50_ms": _percentile(latencies, 0.50) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
-        "max_ms": max(latencies) * 1000 if latencies else 0.0,
-        "client_cpu_s": time.process_time(),
-    }
-
-
-async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.inbound",
-        "--loadgen",
-        json.dumps(spec),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{err.decode()[-2000:]}")
-    return dict(json.loads(out.decode().strip().splitlines()[-1]))
-
-
-# --- the two servers ----------------------------------------------------------------------------
-
-
 async def _seed(config: Any, count: int) -> None:
     from bot.clock import Clock
     from bot.importer import ContactImporter
@@ -212,19 +124,21 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 class _Target:
     """One server under test: where to post, which contacts are still unused, how to settle."""
 
-    def __init__(self, name: str, url: str, settle: Any = None):
+    def __init__(self, name: str, url: str, warm_url: str, settle: Any = None):
         self.name = name
         self.url = url
+        self.warm_url = warm_url
         self.settle = settle
         self.next = 0
         self.closed: list[dict[str, Any]] = []
         self.paced: list[dict[str, Any]] = []
 
     async def drive(self, mode: str, n: int, **extra: Any) -> dict[str, Any]:
-        spec = {"mode": mode, "url": self.url, "first": self.next, "n": n}
+        spec: dict[str, Any] = {"mode": mode, "url": self.url, "warm_url": self.warm_url}
+        spec |= {"first": self.next, "n": n}
         spec |= {"tag": f"{self.name}{self.next}"} | extra
         self.next += n
-        result = await _drive(spec)
+        result = await drive(spec | {"body": "bench.inbound:form_body"})
         if self.settle is not None:  # let background sending finish before anything else runs
             await self.settle()
         return result
@@ -255,7 +169,8 @@ async def _start_ours(folder: Path, contacts: int) -> tuple[web.AppRunner, _Targ
                     return
                 await asyncio.sleep(0.1)
 
-    target = _Target("o", f"{base}/callbacks/africastalking/{SECRET}/inbound", settle)
+    url = f"{base}/callbacks/africastalking/{SECRET}/inbound"
+    target = _Target("o", url, f"{base}/healthz", settle)
     return runner, target, config
 
 
@@ -293,10 +208,14 @@ async def _start_floor(folder: Path) -> tuple[web.AppRunner, _Target, aiosqlite.
         )
         return web.json_response({"ok": True, "id": cur.lastrowid})
 
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
     app = web.Application()
     app.router.add_post("/inbound", handler)
+    app.router.add_get("/healthz", healthz)
     runner, base = await _serve(app)
-    return runner, _Target("f", f"{base}/inbound"), db
+    return runner, _Target("f", f"{base}/inbound", f"{base}/healthz"), db
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
@@ -348,6 +267,8 @@ async def run(*, quick: bool = False) -> dict[str, Any]:
             round(o["per_s"] / f["per_s"], 3)
             for o, f in zip(ours.closed, floor.closed, strict=True)
         ],
+        "ours_per_round": [round(r["per_s"]) for r in ours.closed],
+        "floor_per_round": [round(r["per_s"]) for r in floor.closed],
         "requests": closed_n,
         "rounds": rounds,
         "concurrency": CONCURRENCY,
@@ -361,11 +282,7 @@ def main() -> None:
     """Print the inbound benchmark."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="2,000 requests per run, not 5,000")
-    parser.add_argument("--loadgen", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.loadgen:
-        print(json.dumps(asyncio.run(loadgen(json.loads(args.loadgen)))))
-        return
     r = asyncio.run(run(quick=args.quick))
     print_table(
         f"inbound STOP callbacks ({r['requests']:,} requests x {r['rounds']} rounds, "
@@ -389,4 +306,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

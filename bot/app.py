@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -15,9 +16,13 @@ from bot.config_types import Config
 from bot.core import Core, build_core
 from bot.notify import FanOut
 from gateway.africastalking import AfricasTalkingGateway, build_ssl_context
-from gateway.base import DeliveryReport, Gateway
+from gateway.base import DeliveryReport, Gateway, InboundSms
+from gateway.modem.intake import InboundSink
+from gateway.modem.pool import MemoryLedger, ModemPoolGateway, UsageLedger
+from gateway.modem.spec import ModemSettings
 from gateway.simulator import SimulatorGateway
 from storage.db import Database
+from storage.modem_usage import SqlUsageLedger
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,13 @@ def build_app(
 
 
 def build_gateways(
-    config: Config, session: aiohttp.ClientSession, *, on_report: Any
+    config: Config,
+    session: aiohttp.ClientSession,
+    *,
+    on_report: Any,
+    on_inbound: InboundSink | None = None,
+    ledger: UsageLedger | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> dict[str, Gateway]:
     """The routed gateways (primary and fallback), built from config."""
     gateways: dict[str, Gateway] = {}
@@ -72,7 +83,60 @@ def build_gateways(
             timeout_seconds=at.timeout_seconds,
             ssl=build_ssl_context(ca_bundle=at.ca_bundle, verify=not at.insecure_skip_tls_verify),
         )
+    if "modem" in wanted and g.modems:
+        gateways["modem"] = build_modem_pool(
+            config,
+            on_inbound=on_inbound or _inbound_unwired,
+            on_report=on_report,
+            ledger=ledger or MemoryLedger(),
+            now=now or Clock().now,
+        )
     return gateways
+
+
+def build_modem_pool(
+    config: Config,
+    *,
+    on_inbound: InboundSink,
+    on_report: Any,
+    ledger: UsageLedger,
+    now: Callable[[], datetime],
+    settings: ModemSettings | None = None,
+) -> ModemPoolGateway:
+    """The 'modem' gateway: one driver per [gateways.modem.<id>] table."""
+    return ModemPoolGateway.create(
+        list(config.gateways.modems),
+        settings=settings or ModemSettings(),
+        on_inbound=on_inbound,
+        on_report=on_report,
+        ledger=ledger,
+        zone=config.timezone,
+        now=now,
+    )
+
+
+async def _inbound_unwired(sms: InboundSms) -> None:
+    raise RuntimeError(f"no inbound handler; {sms.provider_id} stays on the modem")
+
+
+def modem_inbound(holder: list[Core]) -> InboundSink:
+    """The modem's on_inbound: the core's InboundService; unusable messages are logged, dropped."""
+    from bot.errors import UserError
+    from bot.phones import PhoneError
+
+    async def on_inbound(sms: InboundSms) -> None:
+        try:
+            await holder[0].inbound.handle(sms)
+        except (PhoneError, UserError) as exc:  # e.g. an operator's alphanumeric promo
+            logger.warning(
+                "modem SMS %s from %r not usable (%s); removed from the SIM: %r",
+                sms.provider_id,
+                sms.sender,
+                exc,
+                sms.text,
+            )
+
+    return on_inbound
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -85,7 +149,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async def on_report(report: DeliveryReport) -> None:
         await holder[0].delivery.apply(report)
 
-    gateways = build_gateways(config, session, on_report=on_report)
+    gateways = build_gateways(
+        config,
+        session,
+        on_report=on_report,
+        on_inbound=modem_inbound(holder),
+        ledger=SqlUsageLedger(db),
+        now=app[CLOCK].now,
+    )
     app[GATEWAYS] = gateways
     core = build_core(config, db, gateways=gateways, clock=app[CLOCK], notifier=app[NOTIFIER])
     holder.append(core)
@@ -93,6 +164,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     for hook in app[ON_CORE]:
         await hook(app, core)
     await core.dispatcher.recover()
+    for gw in gateways.values():
+        start = getattr(gw, "start", None)
+        if start is not None:  # e.g. the modem pool opens its ports
+            await start()
     core.dispatcher.start()
     logger.info("database %s open; gateways: %s", config.database_path, ", ".join(gateways))
     try:

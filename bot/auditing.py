@@ -26,7 +26,9 @@ class Auditor:
                 tx, at=self.clock.now(), actor=actor, action=action, subject=subject, **details
             )
 
-    async def entries(self, *, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def entries(
+        self, *, subject: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Recent entries, newest first, optionally for one subject."""
         async with self.db.read() as tx:
             return await audit.entries(tx, subject=subject, limit=limit)

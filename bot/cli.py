@@ -12,8 +12,11 @@ from typing import Any
 
 from bot import __version__
 from bot.cli_broadcasts import register as register_broadcasts
+from bot.cli_chat import register as register_chat
 from bot.cli_contacts import register as register_contacts
 from bot.cli_db import register as register_db
+from bot.cli_inbound import register as register_inbound
+from bot.cli_modem import register as register_modem
 from bot.cli_ops import register as register_ops
 from bot.config import ConfigError, load_config, resolve_config_path
 from bot.config_types import Config
@@ -38,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_contacts(sub)
     register_broadcasts(sub)
     register_ops(sub)
+    register_chat(sub)
+    register_inbound(sub)
+    register_modem(sub)
     return parser
 
 

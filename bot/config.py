@@ -240,8 +240,14 @@ def _gateways(r: Reader) -> GatewaysConfig:
                 daily_limit=m.integer("daily_limit", 200, minimum=1),
                 pace_seconds=m.number("pace_seconds", 3.0, minimum=0),
                 pin=m.text("pin", None),
+                smsc=m.text("smsc", None),
+                storage=m.choice("storage", ("SM", "ME", "MT"), "SM"),
+                count_segments=m.flag("count_segments", False),
             )
         )
+        smsc = modems[-1].smsc
+        if isinstance(smsc, str) and not re.fullmatch(r"\+?\d{3,20}", smsc):
+            m.problem("smsc", f"must be a phone number like +254722500000, got {smsc!r}")
     limits = {}
     for name, lr in g.tables("rate_limits").items():
         limits[name] = RateLimit(

@@ -9,6 +9,8 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from gateway.modem.spec import ModemSpec
+
 logger = logging.getLogger(__name__)
 
 ROLES = ("staff", "approver", "admin")
@@ -64,16 +66,8 @@ class AfricasTalkingConfig:
     timeout_seconds: float = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class ModemConfig:
-    """One USB GSM modem and its SIM's limits."""
-
-    id: str
-    port: str
-    baudrate: int = 115200
-    daily_limit: int = 200
-    pace_seconds: float = 3.0
-    pin: str | None = None
+# One USB GSM modem and its SIM's limits: the gateway's own spec, read from config.
+ModemConfig = ModemSpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ def decision_lines(
     for d in view.decisions:
         person = people.get(d["person"])
         name = person.name if person else d["person"]
-        verb = "Approved" if d["decision"] == "approve" else "Rejected"
+        verb = "Rejected" if d["decision"] != "approve" else "Approved"
+        if view.approvals_needed == 0 and d["decision"] == "approve":
+            verb = "Confirmed"  # below the threshold the requester only confirms
         lines.append(f"{verb} by {name} at {local_time(d['at'], zone)}")
     return lines

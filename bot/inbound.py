@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -17,13 +18,14 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.config_types import Config
 from bot.errors import NotFound, UserError
-from bot.inbound_plan import InboundResult, Plan, Planner, Prepared, Snapshot
+from bot.inbound_plan import InboundResult, Plan, Planner, Prepared
 from bot.keywords import KeywordMatcher
 from bot.notify import Notifier
-from bot.phones import PhoneNormaliser
+from bot.phones import PhoneError, PhoneNormaliser
 from bot.views import InboxView
 from gateway.base import InboundSms
 from storage import inbound as store
+from storage import inbox as inbox_store
 from storage import outbox
 from storage.db import Database
 
@@ -33,6 +35,7 @@ __all__ = ["MAX_TEXT_CHARS", "InboundResult", "InboundService"]
 
 MAX_TEXT_CHARS = 5000
 MAX_BATCH = 256
+_LETTERS = re.compile(r"[^\W\d_]")
 
 
 @dataclass(slots=True)
@@ -72,7 +75,12 @@ class InboundService:
             raise UserError("the message has no id")
         if len(sms.text) > MAX_TEXT_CHARS:
             raise UserError(f"the text is {len(sms.text)} characters; at most {MAX_TEXT_CHARS}")
-        phone = self.phones.normalise(sms.sender)
+        try:
+            if _LETTERS.search(sms.sender):  # phonenumbers would read them as vanity digits
+                raise PhoneError("not a phone number")
+            phone = self.phones.normalise(sms.sender)
+        except PhoneError as exc:
+            raise PhoneError(f"sender {sms.sender[:40]!r}: {exc}") from None
         received = sms.received_at or self.clock.now()
         return Prepared(sms, phone, self.matcher.match(sms.text), received.isoformat())
 
@@ -82,7 +90,7 @@ class InboundService:
         self._queue.append(job)
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain(), name="inbound-drain")
-        return await asyncio.shield(job.future)
+        return await job.future  # a cancelled caller leaves the batch to finish without it
 
     async def _drain(self) -> None:
         batch: list[_Job] = []
@@ -92,7 +100,8 @@ class InboundService:
                 await self._process(batch)
         finally:
             self._drainer = None
-            for job in batch + self._queue:  # only when cancelled mid-batch
+            stranded, self._queue = batch + self._queue, []  # only left when cancelled
+            for job in stranded:
                 if not job.future.done():
                     job.future.set_exception(RuntimeError("inbound processing stopped"))
 
@@ -124,32 +133,25 @@ class InboundService:
         now = self.clock.now()
         stamp = now.isoformat()
         phones = list(dict.fromkeys(p.phone for p in batch))
-        by_gateway: dict[str, list[str]] = {}
-        for p in batch:
-            by_gateway.setdefault(p.sms.gateway, []).append(p.sms.provider_id)
+        ids = [(p.sms.gateway, p.sms.provider_id) for p in batch]
+        groups = any(p.match and p.match.action in ("join", "leave") for p in batch)
+        since = (now - timedelta(hours=1)).isoformat()
         async with self.db.transaction() as tx:
-            known: dict[tuple[str, str], int] = {}
-            for gateway, ids in by_gateway.items():
-                found = await store.known_ids(tx, gateway, ids)
-                known.update({(gateway, pid): iid for pid, iid in found.items()})
-            contacts = await store.contacts_by_phone(tx, phones)
-            since = (now - timedelta(hours=1)).isoformat()
-            counts = await store.reply_counts(tx, phones, since=since)
-            next_inbound, next_contact = await store.next_ids(tx)
-            groups: list[store.JoinableGroup] = []
-            members: set[tuple[int, int]] = set()
-            if any(p.match and p.match.action in ("join", "leave") for p in batch):
-                groups = await store.joinable_groups(tx)
-                members = await store.memberships(tx, [c.id for c in contacts.values()])
-            snap = Snapshot(known, contacts, counts, groups, members, next_inbound, next_contact)
+            snap = await store.load_state(
+                tx, ids=ids, phones=phones, since=since, with_groups=groups
+            )
             plan = self.planner.plan(batch, snap, stamp=stamp)
             inbox = [r for r in plan.writes.inbound if r.outcome == "inbox"]
-            for row in inbox:
-                if row.contact_id is not None:
-                    row.broadcast_id = await outbox.last_broadcast_for(tx, row.contact_id)
+            linkable = [(r, r.contact_id) for r in inbox if r.contact_id is not None]
+            if linkable:  # the last broadcast each sender got, so replies count towards it
+                found = await store.together(
+                    *(outbox.last_broadcast_for(tx, cid) for _, cid in linkable)
+                )
+                for (row, _), broadcast_id in zip(linkable, found, strict=True):
+                    row.broadcast_id = broadcast_id
             await store.apply(tx, plan.writes, stamp=stamp)
-            ids = list({r.contact_id for r in inbox if r.contact_id is not None})
-            labels = await store.contact_labels(tx, ids) if ids else {}
+            senders = list({r.contact_id for r in inbox if r.contact_id is not None})
+            labels = await inbox_store.contact_labels(tx, senders) if senders else {}
         linked = {r.id: r.broadcast_id for r in inbox if r.broadcast_id is not None}
         if linked:
             plan.results = [
@@ -177,19 +179,24 @@ class InboundService:
         """Wait for queued messages and inbox notifications in flight (tests, shutdown)."""
         while self._drainer is not None or self._notifying:
             await asyncio.gather(
-                *([self._drainer] if self._drainer else []), *self._notifying,
+                *([self._drainer] if self._drainer else []),
+                *self._notifying,
                 return_exceptions=True,
             )
 
-    async def inbox(self, *, unread_only: bool = False, limit: int = 50) -> list[store.InboxRow]:
+    async def inbox(
+        self, *, unread_only: bool = False, limit: int = 50
+    ) -> list[inbox_store.InboxRow]:
         """The newest messages that were not keywords."""
         async with self.db.read() as tx:
-            return await store.inbox(tx, unread_only=unread_only, limit=limit)
+            return await inbox_store.inbox(tx, unread_only=unread_only, limit=limit)
 
     async def mark_read(self, inbound_id: int) -> bool:
         """Mark an inbox message read; False if it was read already."""
         async with self.db.transaction() as tx:
-            changed = await store.mark_read(tx, inbound_id, stamp=self.clock.now().isoformat())
+            changed = await inbox_store.mark_read(
+                tx, inbound_id, stamp=self.clock.now().isoformat()
+            )
         if changed is None:
             raise NotFound(f"no inbox message {inbound_id}")
         return changed

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from bot.config_types import Config
-from bot.keywords import KeywordMatch, strip_edges
+from bot.keywords import KeywordMatch, render, resolve_group
 from gateway.base import InboundSms
 from gateway.gsm import analyse
-from storage.inbound import AuditRow, ContactRow, InboundRow, JoinableGroup, ReplyRow, Writes
+from storage.inbound import (
+    AuditRow,
+    BatchState,
+    ContactRow,
+    InboundRow,
+    JoinableGroup,
+    ReplyRow,
+    Writes,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_LISTED_GROUPS = 10
 MAX_ECHO_CHARS = 30
+MAX_CACHED_TEXTS = 512
 _NONE = {"en": "none", "sw": "hakuna"}
 
 
@@ -55,19 +64,6 @@ class InboundResult:
 
 
 @dataclass(slots=True)
-class Snapshot:
-    """The state a batch sees; the planner updates it as it decides each message."""
-
-    known: dict[tuple[str, str], int]  # (gateway, provider_id) -> inbound id
-    contacts: dict[str, ContactRow]  # by E.164 phone
-    reply_counts: dict[str, int]  # automatic replies in the last hour, by phone
-    groups: Sequence[JoinableGroup]
-    memberships: set[tuple[int, int]]
-    next_inbound: int
-    next_contact: int
-
-
-@dataclass(slots=True)
 class Plan:
     """The writes a batch makes and each message's result, in arrival order."""
 
@@ -83,38 +79,6 @@ class _Decision:
     ignore_optout: bool = False
 
 
-class _Values(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def render(template: str, values: Mapping[str, str]) -> str:
-    """Fill {placeholders}; unknown ones stay as written and a broken template is sent as is."""
-    try:
-        return template.format_map(_Values(values))
-    except (ValueError, IndexError, AttributeError, KeyError):
-        logger.warning("reply template %r cannot be filled; sent as written", template)
-        return template
-
-
-def resolve_group(
-    query: str, groups: Sequence[JoinableGroup], *, prefer: Iterable[int] = ()
-) -> list[JoinableGroup]:
-    """Groups a JOIN/LEAVE argument names: `club:ict`, `club ict`, or `ict` alone."""
-    q = " ".join(strip_edges(query.casefold()).replace(":", " : ").split()).replace(" : ", ":")
-    if not q:
-        return []
-    if ":" in q:
-        return [g for g in groups if g.label == q]
-    found = [g for g in groups if g.name == q]
-    if not found and " " in q:
-        label = q.replace(" ", ":", 1).replace(" ", "")
-        found = [g for g in groups if g.label == label]
-    preferred = set(prefer)
-    narrowed = [g for g in found if g.id in preferred]
-    return narrowed if len(found) > 1 and len(narrowed) == 1 else found
-
-
 class Planner:
     """Decides each message: consent changes, group changes, the reply, or the inbox."""
 
@@ -124,15 +88,17 @@ class Planner:
         self.max_replies = k.max_auto_replies_per_hour
         self.sender_id = config.dispatch.default_sender_id
         self.base = {"org": config.organisation, "contact": k.help_contact or config.organisation}
+        self._segment_cache: dict[str, int] = {}
+        self._fixed_texts: dict[tuple[str, str], str] = {}
 
-    def plan(self, batch: Sequence[Prepared], snap: Snapshot, *, stamp: str) -> Plan:
+    def plan(self, batch: Sequence[Prepared], snap: BatchState, *, stamp: str) -> Plan:
         """Decide every message of a batch in order."""
         plan = Plan()
         for item in batch:
             plan.results.append(self._one(item, snap, plan.writes, stamp=stamp))
         return plan
 
-    def _one(self, p: Prepared, snap: Snapshot, w: Writes, *, stamp: str) -> InboundResult:
+    def _one(self, p: Prepared, snap: BatchState, w: Writes, *, stamp: str) -> InboundResult:
         m = p.match
         action, language = (m.action, m.language) if m else (None, None)
         key = (p.sms.gateway, p.sms.provider_id)
@@ -187,7 +153,7 @@ class Planner:
                         contact_id=contact_id,
                         phone=p.phone,
                         text=reply,
-                        segments=analyse(reply).segments,
+                        segments=self._segments(reply),
                         ignore_optout=decision.ignore_optout,
                         sender_id=self.sender_id,
                     )
@@ -204,10 +170,26 @@ class Planner:
             contact_id=contact_id,
         )
 
+    def _segments(self, text: str) -> int:
+        """SMS parts of a reply; most replies are the same few texts, so remember them."""
+        segments = self._segment_cache.get(text)
+        if segments is None:
+            if len(self._segment_cache) > MAX_CACHED_TEXTS:
+                self._segment_cache.clear()
+            segments = self._segment_cache[text] = analyse(text).segments
+        return segments
+
     def _text(self, language: str, key: str, values: Mapping[str, str]) -> str:
+        if not values:  # STOP, START and HELP replies are the same text every time
+            cached = self._fixed_texts.get((language, key))
+            if cached is not None:
+                return cached
         table = self.replies.get(language) or self.replies["en"]
         template = table.get(key) or self.replies["en"][key]
-        return render(template, {**self.base, **values})
+        text = render(template, {**self.base, **values})
+        if not values:
+            self._fixed_texts[(language, key)] = text
+        return text
 
     @staticmethod
     def _listing(labels: Iterable[str], language: str | None) -> str:
@@ -218,7 +200,7 @@ class Planner:
         return ", ".join(items[:MAX_LISTED_GROUPS]) + (", ..." if more else "")
 
     @staticmethod
-    def _contact(phone: str, snap: Snapshot, w: Writes) -> ContactRow:
+    def _contact(phone: str, snap: BatchState, w: Writes) -> ContactRow:
         contact = snap.contacts.get(phone)
         if contact is None:
             contact = ContactRow(snap.next_contact, phone, "", False)
@@ -232,20 +214,22 @@ class Planner:
         details = {"source": "sms", "message": p.sms.text, "inbound_id": inbound_id, **extra}
         w.audit.append(AuditRow(p.sms.gateway, action, p.phone, details))
 
-    def _consent(self, p: Prepared, out: bool, inbound_id: int, snap: Snapshot, w: Writes) -> None:
+    def _consent(
+        self, p: Prepared, out: bool, inbound_id: int, snap: BatchState, w: Writes
+    ) -> None:
         contact = self._contact(p.phone, snap, w)
-        snap.contacts[p.phone] = replace(contact, opted_out=out)
+        snap.contacts[p.phone] = ContactRow(contact.id, contact.phone, contact.name, out)
         w.consent.append((contact.id, out, "sms"))
         self._audit(p, "contact.optout" if out else "contact.optin", inbound_id, w)
 
-    def _optout(self, p: Prepared, inbound_id: int, snap: Snapshot, w: Writes) -> _Decision:
+    def _optout(self, p: Prepared, inbound_id: int, snap: BatchState, w: Writes) -> _Decision:
         contact = snap.contacts.get(p.phone)
         if contact is not None and contact.opted_out:
             return _Decision("already_opted_out")  # confirmed once already
         self._consent(p, True, inbound_id, snap, w)
         return _Decision("opted_out", "optout", ignore_optout=True)
 
-    def _optin(self, p: Prepared, inbound_id: int, snap: Snapshot, w: Writes) -> _Decision:
+    def _optin(self, p: Prepared, inbound_id: int, snap: BatchState, w: Writes) -> _Decision:
         contact = snap.contacts.get(p.phone)
         if contact is None or not contact.opted_out:
             return _Decision("inbox")  # e.g. YES to a question: an answer, not a consent change
@@ -253,7 +237,7 @@ class Planner:
         return _Decision("opted_in", "optin")
 
     def _join(
-        self, p: Prepared, m: KeywordMatch, inbound_id: int, snap: Snapshot, w: Writes
+        self, p: Prepared, m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes
     ) -> _Decision:
         listing = self._listing((g.label for g in snap.groups), m.language)
         if not m.argument:
@@ -276,7 +260,7 @@ class Planner:
         return _Decision("joined", "joined", values)
 
     def _leave(
-        self, p: Prepared, m: KeywordMatch, inbound_id: int, snap: Snapshot, w: Writes
+        self, p: Prepared, m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes
     ) -> _Decision:
         contact = snap.contacts.get(p.phone)
         mine = [g for g in snap.groups if contact and (contact.id, g.id) in snap.memberships]

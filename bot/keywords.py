@@ -1,12 +1,14 @@
-"""The pure keyword matcher: an inbound text -> (action, language, argument), or no keyword."""
+"""Pure text work for inbound SMS: keyword matching, group names, and filling reply texts."""
 
 from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config_types import KeywordsConfig
+from storage.inbound import JoinableGroup
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +41,13 @@ def strip_edges(text: str) -> str:
     return text[start:end]
 
 
+_ASCII_EDGES = "".join(chr(c) for c in range(128) if not chr(c).isalnum())
+
+
 def normalise(text: str) -> str:
     """NFKC, case-folded, with surrounding punctuation, emoji and space removed."""
+    if text.isascii():  # the common case, done in C
+        return text.strip(_ASCII_EDGES).lower()
     return strip_edges(unicodedata.normalize("NFKC", text).casefold())
 
 
@@ -86,3 +93,35 @@ class KeywordMatcher:
         if action == "optout" and self.first_word_optout:
             return KeywordMatch(action, language, keyword)
         return None
+
+
+class _Values(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill {placeholders}; unknown ones stay as written and a broken template is sent as is."""
+    try:
+        return template.format_map(_Values(values))
+    except (ValueError, IndexError, AttributeError, KeyError):
+        logger.warning("reply template %r cannot be filled; sent as written", template)
+        return template
+
+
+def resolve_group(
+    query: str, groups: Sequence[JoinableGroup], *, prefer: Iterable[int] = ()
+) -> list[JoinableGroup]:
+    """Groups a JOIN/LEAVE argument names: `club:ict`, `club ict`, or `ict` alone."""
+    q = " ".join(strip_edges(query.casefold()).replace(":", " : ").split()).replace(" : ", ":")
+    if not q:
+        return []
+    if ":" in q:
+        return [g for g in groups if g.label == q]
+    found = [g for g in groups if g.name == q]
+    if not found and " " in q:
+        label = q.replace(" ", ":", 1).replace(" ", "")
+        found = [g for g in groups if g.label == label]
+    preferred = set(prefer)
+    narrowed = [g for g in found if g.id in preferred]
+    return narrowed if len(found) > 1 and len(narrowed) == 1 else found

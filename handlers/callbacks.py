@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from bot.app import CORE
-from gateway.africastalking_callbacks import parse_delivery_report
+from gateway.africastalking_callbacks import parse_delivery_report, parse_inbound
 from handlers.http import read_form, secret_matches
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,50 @@ async def at_delivery(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "result": outcome})
 
 
+MAX_FORM_FIELDS = 50
+
+
+async def read_strict_form(request: web.Request) -> dict[str, str]:
+    """A form whose text must be valid UTF-8 (aiohttp would put U+FFFD in its place); 400 if not."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        try:
+            return await read_form(request)
+        except LookupError:  # an unknown charset named by a multipart part
+            raise web.HTTPBadRequest(text="unknown character set in the form") from None
+    raw = await request.read()
+    try:
+        pairs = parse_qsl(
+            raw.decode("utf-8"),
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise web.HTTPBadRequest(text="the form is not valid UTF-8") from None
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from None
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise web.HTTPBadRequest(text=f"field {key}: given more than once")
+        form[key] = value
+    return form
+
+
+async def at_inbound(request: web.Request) -> web.Response:
+    """POST /callbacks/africastalking/{secret}/inbound: store an incoming SMS, then answer 200."""
+    _check_secret(request)
+    form = await read_strict_form(request)
+    sms = parse_inbound(form)
+    result = await request.app[CORE].inbound.handle(sms)
+    if result.duplicate:
+        logger.info("inbound %s: duplicate callback ignored", sms.provider_id)
+    duplicate = "true" if result.duplicate else "false"  # a fixed shape: no JSON encoder needed
+    body = f'{{"ok": true, "id": {int(result.id)}, "duplicate": {duplicate}}}'
+    return web.Response(text=body, content_type="application/json")
+
+
 def add_callback_routes(app: web.Application) -> None:
     """Register the gateway callback routes."""
     app.router.add_post("/callbacks/africastalking/{secret}/delivery", at_delivery)
+    app.router.add_post("/callbacks/africastalking/{secret}/inbound", at_inbound)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.config_types import Config
 from handlers.callbacks import add_callback_routes
+from handlers.chat.wiring import add_chat_routes
 from handlers.http import errors_middleware
 from handlers.rest import add_rest_routes
 
@@ -19,3 +20,4 @@ def add_routes(app: web.Application, config: Config) -> None:
     app.middlewares.append(errors_middleware)
     add_callback_routes(app)
     add_rest_routes(app)
+    add_chat_routes(app, config)

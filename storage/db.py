@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -98,7 +99,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[Tx]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; one at a time."""
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            await self._begin()
             try:
                 yield Tx(self.conn)
             except BaseException:
@@ -106,6 +107,20 @@ class Database:
                 raise
             else:
                 await self.conn.execute("COMMIT")
+
+    async def _begin(self) -> None:
+        # aiosqlite runs a queued statement even if its awaiter is cancelled, so a
+        # cancellation here must wait for BEGIN to land and then roll it back;
+        # otherwise the connection is left inside a transaction nobody owns.
+        begin = asyncio.ensure_future(self.conn.execute("BEGIN IMMEDIATE"))
+        try:
+            await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await begin
+            if self.conn.in_transaction:
+                await self.conn.execute("ROLLBACK")
+            raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

@@ -1,14 +1,17 @@
 """Inbound SMS: the inbound table, the state a batch of messages needs, its writes, the inbox.
 
-Every query here is one round trip to the database thread (fetchall / executemany), so a
-batch of inbound messages costs a fixed number of round trips however many it holds.
+Every statement here is one call to the database thread (fetchall / executemany), and
+statements that do not depend on each other are issued together (`together`) so that they
+run back to back on that thread: a batch of inbound messages costs a small, fixed number of
+round trips through the event loop however many messages it holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,222 +97,160 @@ class Writes:
     replies: list[ReplyRow] = field(default_factory=list)
 
 
-def _marks(values: Sequence[Any]) -> str:
-    return ",".join("?" * len(values))
+@dataclass(slots=True)
+class BatchState:
+    """What the stored data says about the ids and senders of one batch."""
+
+    known: dict[tuple[str, str], int]  # (gateway, provider_id) -> inbound id
+    contacts: dict[str, ContactRow]
+    reply_counts: dict[str, int]
+    next_inbound: int
+    next_contact: int
+    groups: list[JoinableGroup] = field(default_factory=list)
+    memberships: set[tuple[int, int]] = field(default_factory=set)
 
 
-async def known_ids(tx: Tx, gateway: str, provider_ids: Sequence[str]) -> dict[str, int]:
-    """Provider id -> inbound row id for the messages of this gateway already stored."""
-    if not provider_ids:
-        return {}
-    rows = await tx.fetchall(
-        f"SELECT id, provider_id FROM inbound WHERE gateway = ? "
-        f"AND provider_id IN ({_marks(provider_ids)})",
-        [gateway, *provider_ids],
+async def together(*steps: Awaitable[Any]) -> list[Any]:
+    """Issue independent statements at once: they run back to back on the database thread.
+
+    Only for statements whose relative order does not matter. Every one is awaited; the first
+    error is raised after all have finished, so the caller's rollback runs after them.
+    """
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+async def load_state(
+    tx: Tx, *, ids: Sequence[tuple[str, str]], phones: Sequence[str], since: str, with_groups: bool
+) -> BatchState:
+    """Everything a batch is decided on, read as one row of JSON arrays (one database step).
+
+    Which (gateway, provider_id) pairs are stored already, the senders' contacts, their
+    automatic replies since `since` (the loop guard), the next free ids, and for JOIN/LEAVE
+    the joinable groups and the senders' memberships.
+    """
+    groups = _GROUP_STATE if with_groups else "NULL, NULL"
+    row = (
+        await tx.fetchall(
+            "SELECT (SELECT json_group_array(json_array(i.gateway, i.provider_id, i.id)) "
+            "FROM json_each(?1) j JOIN inbound i ON i.gateway = json_extract(j.value, '$[0]') "
+            "AND i.provider_id = json_extract(j.value, '$[1]')), "
+            "(SELECT json_group_array(json_array(c.phone, c.name, c.id, "
+            "c.opted_out_at IS NOT NULL)) FROM json_each(?2) j JOIN contacts c "
+            "ON c.phone = j.value), "
+            "(SELECT json_group_array(json_array(phone, n)) FROM (SELECT o.phone, COUNT(*) AS n "
+            "FROM json_each(?2) j JOIN outbox o ON o.phone = j.value "
+            "AND o.inbound_id IS NOT NULL AND o.created_at >= ?3 GROUP BY o.phone)), "
+            "(SELECT COALESCE(MAX(id), 0) + 1 FROM inbound), "
+            f"(SELECT COALESCE(MAX(id), 0) + 1 FROM contacts), {groups}",
+            (json.dumps(ids), json.dumps(phones), since),
+        )
+    )[0]
+    state = BatchState(
+        known={(g, pid): iid for g, pid, iid in json.loads(row[0])},
+        contacts={
+            phone: ContactRow(cid, phone, name, bool(out))
+            for phone, name, cid, out in json.loads(row[1])
+        },
+        reply_counts=dict(json.loads(row[2])),
+        next_inbound=row[3],
+        next_contact=row[4],
     )
-    return {r["provider_id"]: r["id"] for r in rows}
+    if with_groups:
+        for gid, label in json.loads(row[5]):
+            kind, _, name = label.partition(":")
+            state.groups.append(JoinableGroup(gid, label, kind, name))
+        state.memberships = {(cid, gid) for cid, gid in json.loads(row[6])}
+    return state
 
 
-async def contacts_by_phone(tx: Tx, phones: Sequence[str]) -> dict[str, ContactRow]:
-    """The contacts among these E.164 numbers, with their opt-out state."""
-    if not phones:
-        return {}
-    rows = await tx.fetchall(
-        f"SELECT id, phone, name, opted_out_at FROM contacts WHERE phone IN ({_marks(phones)})",
-        list(phones),
-    )
-    return {
-        r["phone"]: ContactRow(r["id"], r["phone"], r["name"], r["opted_out_at"] is not None)
-        for r in rows
-    }
+_GROUP_STATE = (
+    "(SELECT json_group_array(json_array(id, label)) FROM (SELECT id, label FROM groups "
+    "WHERE joinable = 1 ORDER BY label)), "
+    "(SELECT json_group_array(json_array(m.contact_id, m.group_id)) FROM json_each(?2) j "
+    "JOIN contacts c ON c.phone = j.value JOIN memberships m ON m.contact_id = c.id)"
+)
 
 
-async def reply_counts(tx: Tx, phones: Sequence[str], *, since: str) -> dict[str, int]:
-    """Automatic replies (outbox rows answering an inbound message) per number since a time."""
-    if not phones:
-        return {}
-    rows = await tx.fetchall(
-        "SELECT phone, COUNT(*) AS n FROM outbox WHERE inbound_id IS NOT NULL "
-        f"AND phone IN ({_marks(phones)}) AND created_at >= ? GROUP BY phone",
-        [*phones, since],
-    )
-    return {r["phone"]: r["n"] for r in rows}
+MAX_PARAMS = 999  # SQLite's historical limit on bound parameters per statement
 
 
-async def next_ids(tx: Tx) -> tuple[int, int]:
-    """The next free inbound and contact ids; only stable inside a write transaction."""
-    rows = await tx.fetchall(
-        "SELECT (SELECT COALESCE(MAX(id), 0) FROM inbound) + 1 AS inbound, "
-        "(SELECT COALESCE(MAX(id), 0) FROM contacts) + 1 AS contact"
-    )
-    return int(rows[0]["inbound"]), int(rows[0]["contact"])
-
-
-async def joinable_groups(tx: Tx) -> list[JoinableGroup]:
-    """Every group recipients may join by SMS, by label."""
-    rows = await tx.fetchall(
-        "SELECT id, label, kind, name FROM groups WHERE joinable = 1 ORDER BY label"
-    )
-    return [JoinableGroup(r["id"], r["label"], r["kind"], r["name"]) for r in rows]
-
-
-async def memberships(tx: Tx, contact_ids: Sequence[int]) -> set[tuple[int, int]]:
-    """(contact_id, group_id) for every membership of these contacts."""
-    if not contact_ids:
-        return set()
-    rows = await tx.fetchall(
-        f"SELECT contact_id, group_id FROM memberships WHERE contact_id IN ({_marks(contact_ids)})",
-        list(contact_ids),
-    )
-    return {(r["contact_id"], r["group_id"]) for r in rows}
-
-
-async def contact_labels(tx: Tx, contact_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """The group labels of each of these contacts."""
-    if not contact_ids:
-        return {}
-    rows = await tx.fetchall(
-        "SELECT m.contact_id, g.label FROM memberships m JOIN groups g ON g.id = m.group_id "
-        f"WHERE m.contact_id IN ({_marks(contact_ids)}) ORDER BY g.label",
-        list(contact_ids),
-    )
-    labels: dict[int, list[str]] = {}
-    for r in rows:
-        labels.setdefault(r["contact_id"], []).append(r["label"])
-    return {cid: tuple(values) for cid, values in labels.items()}
+def _insert(tx: Tx, head: str, rows: Sequence[Sequence[Any]]) -> list[Awaitable[Any]]:
+    """`head VALUES (...), (...)`: many rows per statement, so one database step inserts them."""
+    width = len(rows[0])
+    per = MAX_PARAMS // width
+    one = "(" + ", ".join("?" * width) + ")"
+    steps: list[Awaitable[Any]] = []
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        params = [value for row in chunk for value in row]
+        steps.append(tx.executemany(f"{head} VALUES {', '.join([one] * len(chunk))}", [params]))
+    return steps
 
 
 async def apply(tx: Tx, writes: Writes, *, stamp: str) -> None:
-    """Apply a batch's writes in dependency order, one statement per kind of change."""
+    """Apply a batch's writes: new contacts first, then the rest at once (they are independent).
+
+    Each kind of change is one multi-row statement (one database step, one call).
+    """
     if writes.new_contacts:
-        await tx.executemany(
-            "INSERT INTO contacts (id, phone, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            [(cid, phone, stamp, stamp) for cid, phone in writes.new_contacts],
-        )
-    if writes.consent:  # in order: the last change to a contact wins
-        await tx.executemany(
-            "UPDATE contacts SET opted_out_at = ?, optout_source = ?, updated_at = ? WHERE id = ?",
-            [
-                (stamp if out else None, source if out else None, stamp, cid)
-                for cid, out, source in writes.consent
-            ],
-        )
+        contacts = [(cid, phone, stamp, stamp) for cid, phone in writes.new_contacts]
+        await together(*_insert(tx, _INSERT_CONTACTS, contacts))
+    steps: list[Awaitable[Any]] = []
+    final: dict[int, tuple[bool, str]] = {}
+    for cid, out, source in writes.consent:  # in order: the last change to a contact wins
+        final[cid] = (out, source)
+    for out, source in set(final.values()):
+        ids = [cid for cid, state in final.items() if state == (out, source)]
+        opted_at, why = (stamp, source) if out else (None, None)
+        for start in range(0, len(ids), MAX_PARAMS - 3):
+            chunk = ids[start : start + MAX_PARAMS - 3]
+            sql = f"{_SET_CONSENT} ({', '.join('?' * len(chunk))})"
+            steps.append(tx.executemany(sql, [[opted_at, why, stamp, *chunk]]))
     if writes.joins:
-        await tx.executemany(
-            "INSERT OR IGNORE INTO memberships (contact_id, group_id, added_at, source) "
-            "VALUES (?, ?, ?, 'sms')",
-            [(cid, gid, stamp) for cid, gid in writes.joins],
-        )
-    if writes.leaves:
-        await tx.executemany(
-            "DELETE FROM memberships WHERE contact_id = ? AND group_id = ?", writes.leaves
-        )
+        steps += _insert(tx, _JOIN, [(cid, gid, stamp, "sms") for cid, gid in writes.joins])
+    for cid, gid in writes.leaves:
+        steps.append(tx.executemany(_LEAVE, [(cid, gid)]))
     if writes.inbound:
-        await tx.executemany(
-            "INSERT INTO inbound (id, gateway, provider_id, sender, recipient, text, received_at, "
-            "stored_at, contact_id, broadcast_id, action, language, outcome, link_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (r.id, r.gateway, r.provider_id, r.sender, r.recipient, r.text, r.received_at)
-                + (r.stored_at, r.contact_id, r.broadcast_id, r.action, r.language, r.outcome)
-                + (r.link_id,)
-                for r in writes.inbound
-            ],
-        )
+        inbound = [
+            (r.id, r.gateway, r.provider_id, r.sender, r.recipient, r.text, r.received_at)
+            + (r.stored_at, r.contact_id, r.broadcast_id, r.action, r.language, r.outcome)
+            + (r.link_id,)
+            for r in writes.inbound
+        ]
+        steps += _insert(tx, _INSERT_INBOUND, inbound)
     if writes.audit:
-        await tx.executemany(
-            "INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)",
-            [
-                (stamp, a.actor, a.action, a.subject)
-                + (json.dumps(a.details, default=str, sort_keys=True),)
-                for a in writes.audit
-            ],
-        )
+        audit = [
+            (stamp, a.actor, a.action, a.subject)
+            + (json.dumps(a.details, default=str, sort_keys=True),)
+            for a in writes.audit
+        ]
+        steps += _insert(tx, _INSERT_AUDIT, audit)
     if writes.replies:
-        await tx.executemany(
-            "INSERT OR IGNORE INTO outbox (contact_id, phone, text, segments, priority, "
-            "ignore_optout, inbound_id, sender_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (r.contact_id, r.phone, r.text, r.segments, PRIORITY_URGENT, int(r.ignore_optout))
-                + (r.inbound_id, r.sender_id, stamp, stamp)
-                for r in writes.replies
-            ],
-        )
+        replies = [
+            (r.contact_id, r.phone, r.text, r.segments, PRIORITY_URGENT, int(r.ignore_optout))
+            + (r.inbound_id, r.sender_id, stamp, stamp)
+            for r in writes.replies
+        ]
+        steps += _insert(tx, _INSERT_REPLIES, replies)
+    await together(*steps)
 
 
-@dataclass(frozen=True, slots=True)
-class InboxRow:
-    """A stored message that was not a keyword, for `smsops inbox list`."""
-
-    id: int
-    gateway: str
-    phone: str
-    name: str
-    text: str
-    received_at: str
-    broadcast_id: int | None
-    opted_out: bool
-    read_at: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "id": self.id,
-            "gateway": self.gateway,
-            "phone": self.phone,
-            "name": self.name,
-            "text": self.text,
-            "received_at": self.received_at,
-            "broadcast_id": self.broadcast_id,
-            "opted_out": self.opted_out,
-            "read_at": self.read_at,
-        }
-
-
-async def inbox(tx: Tx, *, unread_only: bool = False, limit: int = 50) -> list[InboxRow]:
-    """The newest inbox messages, optionally only those nobody has read."""
-    unread = "AND i.read_at IS NULL " if unread_only else ""
-    rows = await tx.fetchall(
-        "SELECT i.id, i.gateway, i.sender, i.text, i.received_at, i.broadcast_id, i.read_at, "
-        "COALESCE(c.name, '') AS name, c.opted_out_at FROM inbound i "
-        "LEFT JOIN contacts c ON c.id = i.contact_id "
-        f"WHERE i.outcome = 'inbox' {unread}ORDER BY i.id DESC LIMIT ?",
-        (limit,),
-    )
-    return [
-        InboxRow(
-            id=r["id"],
-            gateway=r["gateway"],
-            phone=r["sender"],
-            name=r["name"],
-            text=r["text"],
-            received_at=r["received_at"],
-            broadcast_id=r["broadcast_id"],
-            opted_out=r["opted_out_at"] is not None,
-            read_at=r["read_at"],
-        )
-        for r in rows
-    ]
-
-
-async def mark_read(tx: Tx, inbound_id: int, *, stamp: str) -> bool | None:
-    """Mark an inbox message read; None if there is no such message, False if read already."""
-    rows = await tx.fetchall(
-        "SELECT read_at FROM inbound WHERE id = ? AND outcome = 'inbox'", (inbound_id,)
-    )
-    if not rows:
-        return None
-    if rows[0]["read_at"] is not None:
-        return False
-    await tx.execute("UPDATE inbound SET read_at = ? WHERE id = ?", (stamp, inbound_id))
-    return True
-
-
-async def replies_to(tx: Tx, inbound_id: int) -> list[dict[str, Any]]:
-    """The outbox rows that answer one inbound message (at most one)."""
-    rows = await tx.fetchall(
-        "SELECT id, phone, text, state, ignore_optout, priority FROM outbox WHERE inbound_id = ?",
-        (inbound_id,),
-    )
-    return [dict(r) for r in rows]
+_INSERT_CONTACTS = "INSERT INTO contacts (id, phone, created_at, updated_at)"
+_SET_CONSENT = "UPDATE contacts SET opted_out_at = ?, optout_source = ?, updated_at = ? WHERE id IN"
+_JOIN = "INSERT OR IGNORE INTO memberships (contact_id, group_id, added_at, source)"
+_LEAVE = "DELETE FROM memberships WHERE contact_id = ? AND group_id = ?"
+_INSERT_INBOUND = (
+    "INSERT INTO inbound (id, gateway, provider_id, sender, recipient, text, received_at, "
+    "stored_at, contact_id, broadcast_id, action, language, outcome, link_id)"
+)
+# The same row format as storage.audit.record.
+_INSERT_AUDIT = "INSERT INTO audit_log (at, actor, action, subject, details)"
+# Replies go to the urgent lane; UNIQUE(inbound_id) queues at most one per inbound message.
+_INSERT_REPLIES = (
+    "INSERT OR IGNORE INTO outbox (contact_id, phone, text, segments, priority, ignore_optout, "
+    "inbound_id, sender_id, created_at, updated_at)"
+)

@@ -143,8 +143,7 @@ CREATE TABLE inbound (
     read_at TEXT,
     UNIQUE (gateway, provider_id)
 );
-CREATE INDEX inbound_outcome ON inbound(outcome, id);
-CREATE INDEX inbound_contact ON inbound(contact_id, id);
+CREATE INDEX inbound_inbox ON inbound(id) WHERE outcome = 'inbox';
 CREATE INDEX inbound_broadcast ON inbound(broadcast_id) WHERE broadcast_id IS NOT NULL;
 CREATE INDEX outbox_replies ON outbox(phone, created_at) WHERE inbound_id IS NOT NULL;
 """

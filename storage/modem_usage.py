@@ -29,7 +29,7 @@ async def load_day(tx: Tx, day: str) -> dict[str, tuple[int, int]]:
     return {r["modem_id"]: (int(r["messages"]), int(r["segments"])) for r in rows}
 
 
-async def add(tx: Tx, modem_id: str, day: str, *, messages: int, segments: int) -> None:
+async def add(tx: Tx, modem_id: str, *, day: str, messages: int, segments: int) -> None:
     """Add to a modem's counts for a day, creating the row on first use."""
     await tx.execute(
         "INSERT INTO modem_usage (modem_id, day, messages, segments) VALUES (?, ?, ?, ?) "
@@ -63,4 +63,4 @@ class SqlUsageLedger:
     async def add(self, modem_id: str, day: date, *, messages: int, segments: int) -> None:
         """Add to a modem's counts for `day`, in its own transaction."""
         async with self.db.transaction() as tx:
-            await add(tx, modem_id, day.isoformat(), messages=messages, segments=segments)
+            await add(tx, modem_id, day=day.isoformat(), messages=messages, segments=segments)

@@ -14,6 +14,7 @@ import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from bot.clock import Clock
 from tests.fakes.africastalking import FakeAfricasTalking
@@ -54,7 +55,12 @@ async def test_kill_minus_nine_never_duplicates_or_loses(tmp_path: Path) -> None
     url = await fake.start()
     fake.faults.delay(0.08)  # each request is in flight for a while: kills land mid-request
     port = free_port()
-    opts = {"primary": "africastalking", "at_url": url, "batch": BATCH, "threshold": 10**9}
+    opts: dict[str, Any] = {
+        "primary": "africastalking",
+        "at_url": url,
+        "batch": BATCH,
+        "threshold": 10**9,
+    }
     config = make_config(tmp_path, **opts)
     path = write_config(tmp_path, **opts)
     path.write_text(path.read_text().replace("port = 0", f"port = {port}"))

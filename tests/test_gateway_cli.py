@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ def fake_url() -> Iterator[str]:
 
 
 def run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str, **opts: object
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str, **opts: Any
 ) -> tuple[int, str]:
     config = write_config(tmp_path, primary="africastalking", **opts)
     code = main(["--config", str(config), "gateway", "test", *args])

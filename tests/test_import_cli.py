@@ -181,11 +181,8 @@ def test_export_round_trips(cli: Cli, tmp_path: Path) -> None:
     before = cli.json("contacts", "list")
     out = tmp_path / "out.csv"
     assert cli("contacts", "export", str(out))[0] == 0
-    other = (
-        Cli(write_config(tmp_path / "second"), cli.capsys)
-        if ((tmp_path / "second").mkdir() or True)
-        else cli
-    )
+    (tmp_path / "second").mkdir()
+    other = Cli(write_config(tmp_path / "second"), cli.capsys)
     report = other.json("contacts", "import", str(out))
     assert report["imported"] == len(before)
     after = other.json("contacts", "list")

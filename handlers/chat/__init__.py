@@ -1,0 +1,1 @@
+"""Chat-ops: one command layer for Slack, Telegram and the local console."""

@@ -1,0 +1,240 @@
+"""Telegram: a python-telegram-bot Application without its own server, fed by our webhook route."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from telegram import ForceReply, ReplyParameters, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+
+from bot.config_types import Config, TelegramConfig
+from handlers.chat import cards
+from handlers.chat.cards import Message
+from handlers.chat.commands import Commands
+from handlers.chat.notifier import ChatNotifier, Ref
+from handlers.chat.parse import Command
+from handlers.chat.render import decode_callback, telegram_markup, telegram_text
+from handlers.chat.tgrequest import AiohttpRequest
+from handlers.http import secret_matches
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ANSWER_LIMIT = 200  # answerCallbackQuery text
+
+
+class DeferredBot(ExtBot[None]):
+    """An ExtBot whose start-up makes no network call: getMe runs once, on first use."""
+
+    def __init__(self, token: str, *, base_url: str, request: AiohttpRequest):
+        super().__init__(token, base_url=base_url, request=request, get_updates_request=request)
+        self._ready_lock = asyncio.Lock()
+        self._ready = False
+
+    @property
+    def id(self) -> int:
+        """The bot's user id, which is the token's first part; known before getMe has run."""
+        head = self.token.partition(":")[0]
+        return int(head) if head.isdigit() else super().id
+
+    async def initialize(self) -> None:
+        """Defer Bot.initialize (which calls getMe) to ready(), so start-up stays offline."""
+
+    async def ready(self) -> None:
+        """Initialise for real, once: getMe tells us our username for /sms@BotName."""
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if not self._ready:
+                await super().initialize()
+                self._ready = True
+
+
+def build_bot(settings: TelegramConfig, session: aiohttp.ClientSession) -> DeferredBot:
+    """The bot, talking to the configured Bot API base URL through the shared session."""
+    return DeferredBot(
+        settings.bot_token,
+        base_url=settings.api_base_url or DEFAULT_BASE_URL,
+        request=AiohttpRequest(session),
+    )
+
+
+class TelegramSurface:
+    """Posts, thread replies (reply-to) and edits through the Bot API."""
+
+    platform = "telegram"
+
+    def __init__(self, bot: DeferredBot):
+        self.bot = bot
+
+    async def post(self, where: Ref, message: Message) -> Ref:
+        """sendMessage with an inline keyboard."""
+        sent = await self.bot.send_message(
+            chat_id=where["chat_id"],
+            text=telegram_text(message),
+            reply_markup=telegram_markup(message),
+        )
+        return {"chat_id": sent.chat_id, "message_id": sent.message_id}
+
+    async def reply(self, root: Ref, message: Message) -> Ref:
+        """sendMessage as a reply to the root message."""
+        sent = await self.bot.send_message(
+            chat_id=root["chat_id"],
+            text=telegram_text(message),
+            reply_markup=telegram_markup(message),
+            reply_parameters=ReplyParameters(
+                message_id=root["message_id"], allow_sending_without_reply=True
+            ),
+        )
+        return {"chat_id": sent.chat_id, "message_id": sent.message_id}
+
+    async def edit(self, ref: Ref, message: Message) -> None:
+        """editMessageText; an edit that changes nothing is not an error."""
+        try:
+            await self.bot.edit_message_text(
+                chat_id=ref["chat_id"],
+                message_id=ref["message_id"],
+                text=telegram_text(message),
+                reply_markup=telegram_markup(message),
+            )
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+
+
+class TelegramFront:
+    """CommandHandler for /sms, CallbackQueryHandler for buttons, and replies to our prompts."""
+
+    def __init__(
+        self,
+        settings: TelegramConfig,
+        *,
+        commands: Commands,
+        session: aiohttp.ClientSession,
+        config: Config,
+    ):
+        self.settings = settings
+        self.commands = commands
+        self.config = config
+        self.bot = build_bot(settings, session)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            Application.builder().bot(self.bot).updater(None).build()
+        )
+        self.application.add_handler(CommandHandler("sms", self._on_command))
+        self.application.add_handler(CallbackQueryHandler(self._on_callback))
+        self.application.add_handler(
+            MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, self._on_reply_text)
+        )
+        self.application.add_error_handler(self._on_error)
+        self.surface = TelegramSurface(self.bot)
+        self.notifier = ChatNotifier(
+            self.surface,
+            broadcasts=commands.core.broadcasts,
+            config=config,
+            approvals={"chat_id": settings.approvals_chat_id},
+            inbox={"chat_id": settings.inbox_chat_id},
+        )
+
+    async def start(self) -> None:
+        """Initialise and start the Application (no network call) and the notifier."""
+        await self.application.initialize()
+        await self.application.start()
+        self.notifier.start()
+
+    async def stop(self) -> None:
+        """Stop the notifier, then the Application."""
+        await self.notifier.close()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """POST /telegram/webhook: check the secret header, then process the update."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret_matches(given, self.settings.webhook_secret):
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = json.loads(await request.read())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return web.Response(status=400, text="the body is not JSON")
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return web.Response(status=400, text="not a Telegram update")
+        await self.bot.ready()
+        update = Update.de_json(data, self.bot)
+        await self.application.process_update(update)
+        return web.Response(text="ok")
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        logger.error("telegram update failed", exc_info=context.error)
+
+    async def _answer(self, chat_id: int, text: str, *, reply_to: int) -> None:
+        await self.bot.send_message(
+            chat_id=chat_id,
+            text=telegram_text(cards.text_message(text)),
+            reply_parameters=ReplyParameters(message_id=reply_to, allow_sending_without_reply=True),
+        )
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or not message.text or not message.entities:
+            return
+        rest = message.text[message.entities[0].length :]
+        caller = self.commands.caller("telegram", str(user.id))
+        reply = await self.commands.run(rest, caller)
+        if reply.preview and reply.view is not None:
+            root = await self.surface.reply(
+                {"chat_id": message.chat_id, "message_id": message.message_id},
+                cards.preview_message(reply.view, self.config),
+            )
+            await self.notifier.set_thread(reply.view.id, root)
+            return
+        await self._answer(message.chat_id, reply.text, reply_to=message.message_id)
+
+    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        decoded = decode_callback(query.data)
+        if decoded is None:
+            await query.answer("This button is out of date.")
+            return
+        action, value = decoded
+        caller = self.commands.caller("telegram", str(query.from_user.id))
+        reply = await self.commands.click(action, value, caller=caller)
+        if action == "reply" and reply.ok and query.message is not None:
+            await self.bot.send_message(
+                chat_id=query.message.chat.id,
+                text=cards.reply_prompt(value),
+                reply_markup=ForceReply(input_field_placeholder=f"Your reply to {value}"),
+            )
+        await query.answer(reply.text[:ANSWER_LIMIT], show_alert=not reply.ok)
+
+    async def _on_reply_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or message.reply_to_message is None:
+            return
+        prompt = message.reply_to_message
+        if prompt.from_user is None or prompt.from_user.id != self.bot.id:
+            return
+        number = cards.prompt_number(prompt.text)
+        if number is None or not message.text:
+            return
+        caller = self.commands.caller("telegram", str(user.id))
+        command = Command("reply", number=number, message=message.text)
+        reply = await self.commands.execute(command, caller)
+        await self._answer(message.chat_id, reply.text, reply_to=message.message_id)
