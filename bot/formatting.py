@@ -26,6 +26,14 @@ def local_time(iso: str | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
+def _segments(n: object) -> str:
+    return f"{n} segment" if n == 1 else f"{n} segments"
+
+
+def _money(amount: object) -> str:
+    return f"{amount:.2f}" if isinstance(amount, (int, float)) else str(amount)
+
+
 def preview_lines(view: BroadcastView) -> list[str]:
     """The preview: audience, recipients after opt-outs, encoding, cost, UCS-2 culprits, sample."""
     p = view.preview
@@ -34,8 +42,8 @@ def preview_lines(view: BroadcastView) -> list[str]:
         f"{view.state.replace('_', ' ')}",
         f"To: {p.get('description', view.audience)} — {p.get('recipients', 0)} recipients "
         f"({p.get('opted_out', 0)} opted out skipped)",
-        f"Encoding: {p.get('encoding')}, {p.get('segments_per_message')} segment(s) each, "
-        f"{p.get('total_segments')} in all; cost ≈ {p.get('currency')} {p.get('cost')}",
+        f"Encoding: {p.get('encoding')}, {_segments(p.get('segments_per_message'))} each, "
+        f"{p.get('total_segments')} in all; cost ≈ {p.get('currency')} {_money(p.get('cost'))}",
     ]
     if p.get("ucs2_chars"):
         chars = " ".join(repr(c) for c in p["ucs2_chars"])
