@@ -58,6 +58,9 @@ class RecordedRequest:
     recipients: list[str]
     body: bytes
     response_status: int | None = None  # None: connection reset without an answer
+    fault: str | None = None  # which injected fault answered it (http, delay, reset, ...)
+    codes: dict[str, int] = field(default_factory=dict)  # per-recipient statusCode answered
+    retry_after: str | None = None  # the Retry-After header answered, if any
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
@@ -98,6 +101,16 @@ class _HttpFault:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class ScriptedFault:
+    """One fault for one numbered request: http (status, Retry-After), delay, reset, malformed."""
+
+    kind: str
+    status: int = 500
+    retry_after: str | None = None
+    seconds: float = 0.0
+
+
 @dataclass(slots=True)
 class Faults:
     """Fault-injection controls; every method may be called while the server runs."""
@@ -111,6 +124,8 @@ class Faults:
     _reset: _Budget | None = None
     _malformed: _Budget | None = None
     _raw: tuple[int, str, _Budget] | None = None
+    number_times: dict[str, int] = field(default_factory=dict)
+    script: dict[int, ScriptedFault] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -145,9 +160,28 @@ class Faults:
         """Answer with this exact body as application/json (for odd provider answers)."""
         self._raw = (status, body, _Budget(count))
 
-    def set_number_status(self, number: str, status_code: int) -> None:
-        """Give every message to `number` this per-recipient statusCode."""
+    def set_number_status(self, number: str, status_code: int, *, times: int | None = None) -> None:
+        """Give messages to `number` this per-recipient statusCode (the next `times`, or all)."""
         self.number_status[number] = status_code
+        if times is None:
+            self.number_times.pop(number, None)
+        else:
+            self.number_times[number] = times
+
+    def on_request(
+        self,
+        index: int,
+        kind: str,
+        *,
+        status: int = 500,
+        retry_after: float | str | None = None,
+        seconds: float = 0.0,
+    ) -> None:
+        """Answer request number `index` (0-based, every request counts) with one fault."""
+        if kind not in ("http", "delay", "reset", "malformed"):
+            raise ValueError(f"unknown scripted fault {kind!r}")
+        after = None if retry_after is None else str(retry_after)
+        self.script[index] = ScriptedFault(kind, status, after, seconds)
 
     def insufficient_balance_after(self, n_messages: int) -> None:
         """Accept `n_messages` more recipients in total, then answer 405 for every recipient."""
@@ -156,6 +190,8 @@ class Faults:
     def clear(self) -> None:
         """Remove every injected fault."""
         self.number_status.clear()
+        self.number_times.clear()
+        self.script.clear()
         self.balance_messages = None
         self._http = self._delay = self._reset = self._malformed = self._raw = None
 
@@ -231,21 +267,42 @@ class FakeAfricasTalking:
         faults = self.faults
         if rec.header("apiKey") != self.api_key or rec.form.get("username") != self.username:
             return web.Response(status=401, text=AUTH_INVALID)
+        scripted = faults.script.pop(len(self.requests) - 1, None)
+        if scripted is not None:
+            return await self._scripted(rec, scripted)
         if faults._delay is not None and faults._delay[1].take():
+            rec.fault = "delay"
             await asyncio.sleep(faults._delay[0])
         if faults._reset is not None and faults._reset.take():
+            rec.fault = "reset"
             return None
         http = faults._http
         if http is not None and faults.rng.random() < http.probability and http.budget.take():
+            rec.fault, rec.retry_after = "http", http.retry_after
             headers = {} if http.retry_after is None else {"Retry-After": http.retry_after}
             return web.Response(status=http.status, text=http.body, headers=headers)
         if faults._raw is not None and faults._raw[2].take():
+            rec.fault = "raw"
             return _json(faults._raw[0], faults._raw[1].encode())
         if faults._malformed is not None and faults._malformed.take():
-            return _json(201, b'{"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.')
+            rec.fault = "malformed"
+            return _json(201, _MALFORMED)
         for name in ("to", "message"):
             if not rec.form.get(name):
                 return web.Response(status=400, text=f"Request is missing required field '{name}'")
+        return _json(201, json.dumps(self._build(rec)).encode())
+
+    async def _scripted(self, rec: RecordedRequest, fault: ScriptedFault) -> web.Response | None:
+        rec.fault = fault.kind
+        if fault.kind == "http":
+            rec.retry_after = fault.retry_after
+            headers = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
+            return web.Response(status=fault.status, text="fake scripted fault", headers=headers)
+        if fault.kind == "reset":
+            return None
+        if fault.kind == "malformed":
+            return _json(201, _MALFORMED)
+        await asyncio.sleep(fault.seconds)  # delay: answer normally, but late
         return _json(201, json.dumps(self._build(rec)).encode())
 
     def _build(self, rec: RecordedRequest) -> dict[str, Any]:
@@ -253,7 +310,7 @@ class FakeAfricasTalking:
         segments = count_segments(text)
         entries, sent, total = [], 0, 0.0
         for number in rec.recipients:
-            code = self.faults.number_status.get(number)
+            code = self._number_code(number)
             if code is None:
                 code = 101 if _PHONE.match(number) else 403
             if code in (100, 101, 102) and self.faults.balance_messages is not None:
@@ -274,8 +331,22 @@ class FakeAfricasTalking:
             else:
                 entry |= {"cost": "0", "messageId": "None"}
             entries.append(entry)
+            rec.codes[number] = code
         summary = f"Sent to {sent}/{len(rec.recipients)} Total Cost: KES {total:.4f}"
         return {"SMSMessageData": {"Message": summary, "Recipients": entries}}
+
+    def _number_code(self, number: str) -> int | None:
+        code = self.faults.number_status.get(number)
+        times = self.faults.number_times.get(number)
+        if code is not None and times is not None:
+            if times <= 1:
+                del self.faults.number_status[number], self.faults.number_times[number]
+            else:
+                self.faults.number_times[number] = times - 1
+        return code
+
+
+_MALFORMED = b'{"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.'
 
 
 def _json(status: int, body: bytes) -> web.Response:

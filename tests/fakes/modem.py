@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,16 @@ class Submitted:
     mr: int
     pdu: str
     decoded: DecodedSubmit
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A PDU the fake read and refused (busy or +CMS ERROR), or lost by vanishing first."""
+
+    number: str | None  # None: the port vanished before the PDU was written
+    answer: str
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(slots=True)
@@ -58,6 +69,10 @@ class Faults:
     vanish_before_prompt: int = 0  # unplug on AT+CMGS= before the prompt
     vanish_from: int = 0  # the vanish faults wait until this many parts were taken
     silent: int = 0  # take the PDU and never answer
+    # per destination number, answers used instead of +CMGS on its next sends, in order
+    # (e.g. "+CMS ERROR: 500", "+CME ERROR: 14"); more precise than the queues above
+    number_errors: dict[str, deque[str]] = field(default_factory=dict)
+    replug_after: float | None = None  # after a vanish fault, come back after this many seconds
 
 
 class FakeModem(PtyPort):
@@ -84,6 +99,7 @@ class FakeModem(PtyPort):
         self.pin_attempts: list[str] = []
         self.sim = SimStorage()
         self.submitted: list[Submitted] = []
+        self.refusals: list[Refusal] = []
         self.commands: list[str] = []
         self.faults = Faults()
         self.lock = threading.RLock()
@@ -258,7 +274,8 @@ class FakeModem(PtyPort):
             return
         if self.faults.vanish_before_prompt and len(self.submitted) >= self.faults.vanish_from:
             self.faults.vanish_before_prompt -= 1
-            self._unplug()
+            self.refusals.append(Refusal(None, "vanished before the prompt"))
+            self._vanish()
             return
         self._pdu_length = length
         self.write(b"\r\n> ")
@@ -269,19 +286,23 @@ class FakeModem(PtyPort):
         if len(pdu) // 2 - smsc_octets != length:
             self._send([], "+CMS ERROR: 304")  # the announced length does not match
             return
+        decoded = decode_submit(pdu)  # our own decoder reads what the driver wrote
+        answers = f.number_errors.get(decoded.number)
+        if answers:
+            self._refuse(decoded.number, answers.popleft())
+            return
         if f.busy:
-            self._send([], f"+CME ERROR: {f.busy.popleft()}")
+            self._refuse(decoded.number, f"+CME ERROR: {f.busy.popleft()}")
             return
         if f.cms:
-            self._send([], f"+CMS ERROR: {f.cms.popleft()}")
+            self._refuse(decoded.number, f"+CMS ERROR: {f.cms.popleft()}")
             return
-        decoded = decode_submit(pdu)  # our own decoder reads what the driver wrote
         mr = self.next_mr
         self.next_mr = (self.next_mr + 1) % 256
         self.submitted.append(Submitted(mr, pdu, decoded))
         if f.vanish_after_pdu and len(self.submitted) > f.vanish_from:
             f.vanish_after_pdu -= 1
-            self._unplug()
+            self._vanish()
             return
         if f.silent:
             f.silent -= 1
@@ -289,6 +310,21 @@ class FakeModem(PtyPort):
         self._send([f"+CMGS: {mr}"])
         if self.reports and decoded.status_report_requested:
             self._report(build_status_report(mr, decoded.number), None)
+
+    def _refuse(self, number: str, answer: str) -> None:
+        self.refusals.append(Refusal(number, answer))
+        self._send([], answer)
+
+    def _vanish(self) -> None:
+        self._unplug()
+        if self.faults.replug_after is not None:
+            timer = threading.Timer(self.faults.replug_after, self._replug_if_running)
+            timer.daemon = True
+            timer.start()
+
+    def _replug_if_running(self) -> None:
+        if self._running:
+            self.replug()
 
     def _report(self, pdu: str, length: int | None) -> None:
         ds = self.cnmi.split(",")[3] if self.cnmi and self.cnmi.count(",") >= 3 else "0"
