@@ -14,6 +14,7 @@ from bot import __version__
 from bot.clock import Clock
 from bot.config_types import Config
 from bot.core import Core, build_core
+from bot.logs import redact_everywhere
 from bot.notify import FanOut
 from gateway.africastalking import AfricasTalkingGateway, build_ssl_context
 from gateway.base import DeliveryReport, Gateway, InboundSms
@@ -41,6 +42,7 @@ def build_app(
     """Create the application; resources open on start-up and close on clean-up."""
     from handlers.routes import add_routes
 
+    redact_everywhere(config.secrets())  # whatever logs a request path or URL, and wherever
     app = web.Application(client_max_size=config.server.max_body_bytes)
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
