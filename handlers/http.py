@@ -40,6 +40,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             code = exc.reason.lower().replace(" ", "_")
             return json_error(exc.status, code, exc.text or exc.reason, **extra)
         raise
+    except web.RequestPayloadError:  # e.g. a body that is not the Content-Encoding it claims
+        return json_error(400, "bad_request", "the body could not be read")
     except NotFound as exc:
         return json_error(404, "not_found", str(exc))
     except Forbidden as exc:
@@ -68,6 +70,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise web.HTTPBadRequest(
             text=f"invalid JSON at line {exc.lineno} column {exc.colno}"
         ) from None
+    except (ValueError, RecursionError):  # a number of over 4300 digits, or nesting too deep
+        raise web.HTTPBadRequest(text="JSON too deeply nested or with too long a number") from None
     if not isinstance(value, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     return value
@@ -81,6 +85,8 @@ async def read_form(request: web.Request) -> dict[str, str]:
         raise web.HTTPBadRequest(text="the form is not valid UTF-8") from None
     except ValueError as exc:
         raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from None
+    except LookupError:  # charset=no-such-charset
+        raise web.HTTPBadRequest(text="unknown character set in the form") from None
     out: dict[str, str] = {}
     for key, value in form.items():
         if not isinstance(value, str):

@@ -20,7 +20,7 @@ MAX_IDS = 1000
 
 def _broadcast_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # not "²"
         raise web.HTTPNotFound(text=f"no broadcast {raw}")
     return int(raw)
 

@@ -137,8 +137,18 @@ class SlackFront:
 
     async def handle(self, request: web.Request) -> web.Response:
         """POST /slack/events: bolt verifies the signature (401 if bad or stale) and dispatches."""
-        bolt_request = await to_bolt_request(request)
+        try:  # bolt's verifier would fail with a 500 on a timestamp that is not an integer
+            int(request.headers.get("X-Slack-Request-Timestamp", "0"))
+        except ValueError:
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:  # bolt parses the body before it checks the signature
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, LookupError, RecursionError, AttributeError, TypeError):
+            return web.Response(status=400, text="unreadable body")  # bad text, charset, JSON
         bolt_response = await self.bolt.async_dispatch(bolt_request)
+        if bolt_response.status >= 500:  # our listeners only ack: bolt choked on the body
+            logger.warning("slack request refused: bolt answered %s", bolt_response.status)
+            return web.json_response({"error": "unprocessable request"}, status=400)
         return await to_aiohttp_response(bolt_response)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -170,12 +170,15 @@ class TelegramFront:
             return web.Response(status=403, text="forbidden")
         try:
             data = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, a huge number, too deep
             return web.Response(status=400, text="the body is not JSON")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update")
         await self.bot.ready()
-        update = Update.de_json(data, self.bot)
+        try:  # a signed update of the wrong shape, e.g. "message": []
+            update = Update.de_json(data, self.bot)
+        except (TypeError, KeyError, AttributeError, ValueError, OverflowError):
+            return web.Response(status=400, text="not a Telegram update")
         await self.application.process_update(update)
         return web.Response(text="ok")
 
