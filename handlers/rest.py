@@ -16,6 +16,7 @@ from handlers.openapi import openapi_document
 logger = logging.getLogger(__name__)
 
 MAX_IDS = 1000
+SQLITE_INT_LIMIT = 2**63
 
 
 def _broadcast_id(request: web.Request) -> int:
@@ -101,6 +102,8 @@ async def retry_sms(request: web.Request) -> web.Response:
     person = bearer_person(request)
     body = await read_json(request)
     row_id = field(body, "id", int)
+    if abs(row_id) >= SQLITE_INT_LIMIT:  # SQLite's integers are 64-bit
+        raise UserError("id: out of range")
     await request.app[CORE].messaging.retry(row_id, person=person)
     return web.json_response({"id": row_id, "state": "queued"}, status=202)
 
@@ -112,6 +115,8 @@ async def delivery_status(request: web.Request) -> web.Response:
     ids = field(body, "ids", list)
     if len(ids) > MAX_IDS or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise UserError(f"ids: must be a list of at most {MAX_IDS} integers")
+    if not all(abs(i) < SQLITE_INT_LIMIT for i in ids):  # SQLite's integers are 64-bit
+        raise UserError("ids: out of range")
     return web.json_response({"messages": await request.app[CORE].messaging.statuses(ids)})
 
 
