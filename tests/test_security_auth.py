@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import ClientSession
 
-from tests.chat_helpers import COMMS, SIGNING_SECRET, STAFF, TG_SECRET, wait_until
-from tests.fakes.slack import signature_headers, slash_command_body
-from tests.fakes.telegram import command_update
+from tests.chat_helpers import APPROVER, COMMS, SIGNING_SECRET, STAFF, TG_SECRET, wait_until
+from tests.fakes.slack import block_actions_body, signature_headers, slash_command_body
+from tests.fakes.telegram import callback_update, command_update
 from tests.helpers import ADMIN_TOKEN, API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN
 from tests.test_security_rig import (
     CONSOLE_TOKEN,
@@ -56,8 +57,11 @@ def _signed(
 
 
 def _tampered(body: str, now: int) -> tuple[str, Headers]:
+    """Signed, then the clicking/sending user swapped for another approver: impersonation."""
     headers = signature_headers(SIGNING_SECRET, body, timestamp=now)
-    return body.replace("club%3Aict", "club%3Adrama"), headers
+    forged = re.sub(r"U0[A-Z0-9]+", "U0APPR02", body)
+    assert forged != body
+    return forged, headers
 
 
 def _scheme(prefix: str) -> Callable[[str, int], tuple[str, Headers]]:
@@ -111,8 +115,23 @@ async def test_slack_requests_need_a_fresh_valid_v0_signature(tmp_path: Path) ->
         status, _ = await app.post("/slack/events", data=body.encode(), headers=fresh)
         assert status == 200  # four minutes old is inside the window
         assert "4 recipients" in (await slack.preview()).text
-        after = await snapshot(app.core)
-        assert [(r[0], r[1]) for r in after["broadcasts"]] == [(1, "awaiting_approval")]
+        await slack.card()
+        click = block_actions_body(
+            "block_actions_approve.json",
+            user_id=APPROVER.slack,
+            value="1",
+            response_url=slack.fake.response_url("T0001/2/click"),
+        )
+        before = await snapshot(app.core)
+        calls = len(slack.fake.calls)
+        for case in ("wrong signing secret", "stale: 6 minutes old", "tampered body"):
+            data, headers = SLACK_BAD[case](click, int(time.time()))
+            status, _ = await app.post("/slack/events", data=data.encode(), headers=headers)
+            assert status in (401, 403), (case, status)
+        await asyncio.sleep(0.2)
+        assert changed_tables(before, await snapshot(app.core)) == []
+        assert len(slack.fake.calls) == calls
+        assert [(r[0], r[1]) for r in before["broadcasts"]] == [(1, "awaiting_approval")]
 
 
 async def test_telegram_updates_need_the_secret_token(tmp_path: Path) -> None:
@@ -140,7 +159,18 @@ async def test_telegram_updates_need_the_secret_token(tmp_path: Path) -> None:
         assert tg.fake.calls == []
         assert await tg.post(update) == 200
         await wait_until(lambda: tg.fake.in_chat(STAFF.telegram), what="the preview")
-        assert len((await snapshot(app.core))["broadcasts"]) == 1
+        card = await tg.card()
+        click = callback_update(
+            "ap:1", user_id=APPROVER.telegram, message=tg.fake.message_json(card), update_id=91
+        )
+        before = await snapshot(app.core)
+        calls = len(tg.fake.calls)
+        for secret in (None, TG_SECRET + "x"):
+            assert await tg.post(click, secret=secret) == 403
+        await asyncio.sleep(0.2)
+        assert changed_tables(before, await snapshot(app.core)) == []
+        assert len(tg.fake.calls) == calls
+        assert [(r[0], r[1]) for r in before["broadcasts"]] == [(1, "awaiting_approval")]
 
 
 WRONG_CALLBACK_SECRETS = [
