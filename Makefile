@@ -33,5 +33,9 @@ test: lint typecheck pytest
 bench: install
 	$(BIN)/python -m bench
 
+# 30 minutes of mixed load on 127.0.0.1; fails unless memory and fds are flat after warm-up.
+soak: install
+	$(BIN)/python -m bench.soak --minutes 30
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -16,7 +16,9 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -127,6 +129,122 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{err.decode()[-2000:]}")
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
+
+
+@dataclass(slots=True)
+class Endpoint:
+    """What one named endpoint answered during a mixed run: latencies, statuses, errors."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: int = 0
+    server_errors: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and latency figures in milliseconds."""
+        return {
+            "count": len(self.latencies),
+            "errors": self.errors,
+            "5xx": self.server_errors,
+            "statuses": dict(self.statuses),
+            "p50_ms": _percentile(self.latencies, 0.50) * 1000,
+            "p99_ms": _percentile(self.latencies, 0.99) * 1000,
+            "max_ms": max(self.latencies) * 1000 if self.latencies else 0.0,
+        }
+
+
+class Recorder:
+    """Sends requests for a mixed load and records each endpoint's answers by name."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str):
+        self.session = session
+        self.base_url = base_url
+        self.endpoints: dict[str, Endpoint] = {}
+        self.notes: list[str] = []
+
+    async def call(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        *,
+        expect: tuple[int, ...] = (200,),
+        due: float | None = None,
+        **kwargs: Any,
+    ) -> tuple[int | None, bytes]:
+        """One request; latency counts from `due` (its scheduled start) when given."""
+        stats = self.endpoints.setdefault(name, Endpoint())
+        started = time.perf_counter() if due is None else due
+        status: int | None = None
+        body = b""
+        try:
+            async with self.session.request(method, self.base_url + path, **kwargs) as resp:
+                body = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.note(f"{name}: {type(exc).__name__}: {exc}")
+        stats.latencies.append(time.perf_counter() - started)
+        stats.statuses[str(status)] += 1
+        if status is None or status not in expect:
+            stats.errors += 1
+            if status is not None:
+                self.note(f"{name}: HTTP {status}: {body[:200]!r}")
+        if status is not None and status >= 500:
+            stats.server_errors += 1
+        return status, body
+
+    def fail(self, name: str, why: str) -> None:
+        """Count an answer that had the right status but the wrong content as an error."""
+        self.endpoints.setdefault(name, Endpoint()).errors += 1
+        self.note(f"{name}: {why}")
+
+    def note(self, text: str) -> None:
+        """Keep the first few error descriptions for the report."""
+        if len(self.notes) < 50:
+            self.notes.append(text)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Every endpoint's figures, by name."""
+        return {name: e.summary() for name, e in sorted(self.endpoints.items())}
+
+
+async def paced(
+    rate: float,
+    seconds: float,
+    fire: Callable[[int, float], Awaitable[None]],
+    *,
+    in_flight: int = 64,
+) -> int:
+    """Start `fire(i, due)` `rate` times a second for `seconds`, whatever the answers; wait."""
+    gate = asyncio.Semaphore(in_flight)
+    tasks: set[asyncio.Task[None]] = set()
+    failures: list[BaseException] = []
+    start = time.perf_counter()
+    i = 0
+
+    async def one(index: int, due: float) -> None:
+        async with gate:
+            await fire(index, due)
+
+    def done(task: asyncio.Task[None]) -> None:
+        tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            failures.append(exc)
+
+    while (due := start + i / rate) < start + seconds:
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(i, due))
+        tasks.add(task)
+        task.add_done_callback(done)
+        i += 1
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if failures:
+        raise failures[0]
+    return i
 
 
 def main() -> None:
