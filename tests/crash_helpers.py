@@ -38,6 +38,7 @@ STOP_FIXTURES = (
 )
 STOP_TEXTS = ("STOP", "Stop.", "stop", "STOP.", " stop! ", "Stop\U0001f64f", "acha", "ACHA")
 RETRY_SECONDS = 0.05
+MAX_HTTP_ERRORS = 3
 ABANDONED = "abandoned"  # we gave up waiting for the answer, as AT does on a slow 200
 Picker = Callable[[], str]
 
@@ -48,21 +49,13 @@ def states(db: Path) -> Counter[str]:
         return Counter(dict(conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")))
 
 
-@dataclass(slots=True)
-class Life:
-    """One `smsops serve` process: when it was spawned and when it was killed or stopped."""
-
-    spawned: float
-    ended: float | None = None
-    killed: bool = False
-
-
 class Server:
     """Starts `smsops serve` again and again on one config; kills it with SIGKILL on demand."""
 
     def __init__(self, config: Path) -> None:
         self.config = config
-        self.lives: list[Life] = []
+        self.started = 0  # processes spawned so far
+        self.kills = 0  # of which killed with SIGKILL
         self.up = False  # listening, and not yet told to end
         self._proc: asyncio.subprocess.Process | None = None
 
@@ -72,8 +65,8 @@ class Server:
 
     async def start(self) -> None:
         """Spawn the server and wait until it listens (its database recovered, lanes started)."""
-        log = self.log(len(self.lives))
-        self.lives.append(Life(time.monotonic()))
+        log = self.log(self.started)
+        self.started += 1
         with log.open("wb") as out:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -99,8 +92,7 @@ class Server:
         self._proc.send_signal(sig)
         code = await self._proc.wait()
         self._proc = None
-        self.lives[-1].ended = time.monotonic()
-        self.lives[-1].killed = sig == signal.SIGKILL
+        self.kills += sig == signal.SIGKILL
         return code
 
     async def run_then_kill(self, seconds: float) -> None:
@@ -108,11 +100,6 @@ class Server:
         await self.start()
         await asyncio.sleep(seconds)
         await self.end(signal.SIGKILL)
-
-    @property
-    def kills(self) -> int:
-        """How many times the server was killed with SIGKILL."""
-        return sum(1 for life in self.lives if life.killed)
 
 
 @dataclass(slots=True)
@@ -181,7 +168,7 @@ def plan_stops(
         at = rng.uniform(0.0, spread)
         stop = Stop(f"ATXid_crash_stop_{k:05d}", template, text, at, phone)
         if rng.random() < 0.25:  # a quarter lose their first answer and are posted again
-            stop.abandon_after = rng.uniform(0.001, 0.03)
+            stop.abandon_after = rng.uniform(0.0005, 0.004)  # a STOP takes ~2.5 ms here
         stops.append(stop)
     return sorted(stops, key=lambda s: s.at)
 
@@ -215,7 +202,8 @@ def frontier_picker(
 
 
 async def post_until_stored(session: aiohttp.ClientSession, url: str, stop: Stop) -> None:
-    """POST one callback until it is answered 200; a connection error means try again."""
+    """POST one callback until it is answered 200; a connection error means try again (an
+    HTTP error too, but only a few times)."""
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     body = stop.body()
     while stop.acked is None:
@@ -231,6 +219,8 @@ async def post_until_stored(session: aiohttp.ClientSession, url: str, stop: Stop
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
             error = ABANDONED if isinstance(exc, TimeoutError) else type(exc).__name__
             stop.attempts.append(Attempt(started, time.monotonic(), None, error=error))
+        if sum(a.status is not None for a in stop.attempts) > MAX_HTTP_ERRORS:
+            return  # answered, but never 200: a bug the test reports, not one to wait out
         if stop.acked is None:  # back off, as the provider would: 50 ms doubling to 400 ms
             pause = min(RETRY_SECONDS * 2 ** (len(stop.attempts) - 1), 8 * RETRY_SECONDS)
             await asyncio.sleep(pause * random.uniform(0.5, 1.0))
