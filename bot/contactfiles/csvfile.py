@@ -25,6 +25,7 @@ SNIFF_CHARS = 16 * 1024
 FIELD_LIMIT = 1024 * 1024
 LINE_LIMIT = 2 * FIELD_LIMIT
 RECORD_LIMIT = 4 * FIELD_LIMIT
+COLUMN_LIMIT = 16_384  # as many as a spreadsheet holds; each row is split into this many cells
 DELIMITERS = ",;\t|"
 CANNOT_DECODE = "cannot decode text (tried UTF-8, UTF-16, Latin-1)"
 _FALLBACK = "smsops-latin1-fallback"
@@ -191,6 +192,11 @@ class CsvSource(ContactSource):
         self._record_chars = 0
         if cells is not None:
             self._rows_read += 1
+            if len(cells) > COLUMN_LIMIT:
+                raise self.error(
+                    f"a row of {len(cells)} columns (limit {COLUMN_LIMIT}); not a contact list?",
+                    where=f"row {self._rows_read}",
+                )
         return cells
 
     def progress(self) -> int:

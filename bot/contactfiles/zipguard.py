@@ -1,14 +1,19 @@
 """Refuse zip-based Office files (xlsx, docx) that are corrupt or would unpack to too much.
 
-The check reads only the zip's central directory. Python's zipfile never inflates a member
-past the size the directory declares, so these declared sizes bound what a reader unpacks.
+The declared sizes in the central directory are checked first. They bind only if they are
+true: zipfile's read() inflates everything a member's data holds before cutting it to the
+declared size, so each deflated member is then inflated once, in bounded steps, and refused
+if it holds more than it declares.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 import zipfile
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 from bot.contactfiles.model import ContactFileError
 
@@ -25,6 +30,9 @@ MAX_MEMBERS = 10_000
 #: How old binary Office files (and password-protected new ones) start.
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 NEW_SUFFIX = {"Excel": ".xlsx", "Word": ".docx"}
+#: Where a local header keeps its name and extra-field lengths, and its fixed size.
+LOCAL_HEADER = struct.Struct("<4s22xHH")
+STEP = MB
 
 
 def _mb(size: int) -> str:
@@ -69,3 +77,47 @@ def check_zip(path: Path, *, kind: str, shown: Path | None = None) -> None:
                 f"refusing to open: part {member.filename} expands {ratio:.0f}:1 "
                 f"to {_mb(member.file_size)} (limit {MAX_RATIO}:1); possible zip bomb",
             )
+    _check_true_sizes(path, members, kind=kind, name=name)
+
+
+def _check_true_sizes(path: Path, members: list[zipfile.ZipInfo], *, kind: str, name: Path) -> None:
+    with path.open("rb") as handle:
+        for member in members:
+            if member.compress_type == zipfile.ZIP_STORED:
+                continue  # reading is bounded by the bytes really stored
+            if member.compress_type != zipfile.ZIP_DEFLATED:
+                problem = f"part {member.filename} uses a compression Office files do not use"
+                raise ContactFileError(name, f"not a valid {kind} file ({problem})")
+            try:
+                honest = _inflates_within(handle, member)
+            except (zlib.error, struct.error, ValueError, OSError) as exc:
+                logger.debug("%s: %s: %s", path, member.filename, exc)
+                raise ContactFileError(name, f"not a valid {kind} file (corrupt zip)") from exc
+            if not honest:
+                raise ContactFileError(
+                    name,
+                    f"refusing to open: part {member.filename} unpacks to more than the "
+                    f"{member.file_size} bytes it declares; possible zip bomb",
+                )
+
+
+def _inflates_within(handle: BinaryIO, member: zipfile.ZipInfo) -> bool:
+    """Whether a deflated member's data unpacks to no more than its declared size."""
+    handle.seek(member.header_offset)
+    signature, name_length, extra_length = LOCAL_HEADER.unpack(handle.read(LOCAL_HEADER.size))
+    if signature != b"PK\x03\x04":
+        raise ValueError("no local header where the directory points")
+    handle.seek(member.header_offset + LOCAL_HEADER.size + name_length + extra_length)
+    inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+    left, produced = member.compress_size, 0
+    while left > 0 and not inflate.eof:
+        data = handle.read(min(STEP, left))
+        if not data:
+            break
+        left -= len(data)
+        while data and not inflate.eof:
+            produced += len(inflate.decompress(data, STEP))
+            if produced > member.file_size:
+                return False
+            data = inflate.unconsumed_tail
+    return True
