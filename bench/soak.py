@@ -253,8 +253,12 @@ class Load:
         """GET /healthz."""
         await self.rec.call("GET /healthz", "GET", "/healthz", due=due)
 
-    async def deliveries(self, stop: asyncio.Event) -> None:
-        """Post a delivery report for each message the fake accepted, DLR_AFTER s later."""
+    async def deliveries(self, stop: asyncio.Event, db: Path) -> None:
+        """Post a delivery report for each message the fake accepted, DLR_AFTER s later.
+
+        After `stop`, go on until the server has nothing queued or sending and every
+        accepted message has had its report.
+        """
         while True:
             horizon = time.monotonic() - DLR_AFTER
             ready = self.fake.accepted[self.reported :]
@@ -263,7 +267,9 @@ class Load:
             for start in range(0, len(ready), 16):
                 await asyncio.gather(*(self._report(s) for s in ready[start : start + 16]))
             if stop.is_set() and self.reported == len(self.fake.accepted):
-                return
+                states = outbox_states(db)
+                if not states.get("queued") and not states.get("sending"):
+                    return
             await asyncio.sleep(0.25)
 
     async def _report(self, sms: AcceptedSms) -> None:
@@ -385,7 +391,7 @@ async def _drive(
                 _sample(proc, db, t0, samples)
                 await asyncio.sleep(sample_every - (time.perf_counter() - t0) % sample_every)
 
-        dlr = asyncio.create_task(load.deliveries(stop))
+        dlr = asyncio.create_task(load.deliveries(stop, db))
         sampling = asyncio.create_task(sampler())
         counts = await asyncio.gather(
             paced(rates.broadcasts, seconds, load.broadcast),
