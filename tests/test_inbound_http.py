@@ -224,7 +224,9 @@ async def test_keywords_work_through_the_route_and_replies_go_out(
     ),
     raw=st.binary(max_size=60),
 )
-async def test_no_input_gives_a_server_error(client: Client, fields: dict[str, str], raw: bytes) -> None:
+async def test_no_input_gives_a_server_error(
+    client: Client, fields: dict[str, str], raw: bytes
+) -> None:
     for data in (urlencode(fields, errors="surrogatepass").encode(), raw):
         async with client.post(URL, data=data, headers={"Content-Type": FORM}) as resp:
             assert resp.status < 500, await resp.text()
