@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.toml
 
-.PHONY: install run test lint typecheck pytest bench soak clean
+.PHONY: install run test lint typecheck pytest bench soak crash clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# pytest exits 5 when it collects no tests: that is a failure too, and said so.
 pytest: install
-	$(BIN)/pytest -q
+	@$(BIN)/pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; \
+	exit $$rc
 
 test: lint typecheck pytest
 
@@ -36,6 +39,10 @@ bench: install
 # 30 minutes of mixed load on 127.0.0.1; fails unless memory and fds are flat after warm-up.
 soak: install
 	$(BIN)/python -m bench.soak --minutes 30
+
+# The full crash suite: 10,000 recipients, 20 SIGKILLs of `smsops serve` (make test runs 2,000 and 6).
+crash: install
+	SMSOPS_CRASH_RECIPIENTS=10000 SMSOPS_CRASH_KILLS=20 $(BIN)/pytest -q -s tests/test_crash.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
