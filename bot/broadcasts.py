@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.audience import parse_audience
+from bot.broadcast_rules import (
+    KINDS,
+    OPEN_STATES,
+    Decision,
+    approvals_needed,
+    refusal,
+    send_start,
+)
 from bot.clock import Clock
 from bot.compose import parse_template
 from bot.config_types import Config, Person
@@ -15,7 +22,6 @@ from bot.errors import Forbidden, NotFound, UserError
 from bot.notify import Notifier
 from bot.phones import PhoneNormaliser
 from bot.planner import Planner
-from bot.schedule import next_allowed
 from bot.views import BroadcastView, load_view
 from storage import audit, outbox
 from storage import broadcasts as store
@@ -23,18 +29,7 @@ from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("alert", "promo")
-OPEN_STATES = ("draft", "awaiting_approval")
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The one outcome of an approve/reject/cancel click, and a line to show the person."""
-
-    outcome: str  # approved | waiting | rejected | cancelled | refused
-    message: str
-    view: BroadcastView
-    forbidden: bool = False  # refused because of who clicked, not because of the state
+__all__ = ["KINDS", "OPEN_STATES", "BroadcastService", "Decision"]
 
 
 class BroadcastService:
@@ -57,14 +52,6 @@ class BroadcastService:
         self.notifier = notifier
         self.wake = wake or (lambda: None)
         self.planner = Planner(config, clock=clock)
-
-    def _needed(self, recipients: int) -> int:
-        d = self.config.dispatch
-        if recipients < d.approval_threshold:
-            return 0
-        if d.second_approver_threshold and recipients > d.second_approver_threshold:
-            return 2
-        return 1
 
     async def compose(
         self,
@@ -89,13 +76,16 @@ class BroadcastService:
             query, groups = await self.planner.resolve(tx, parsed, stamp=stamp)
             valid = await self.planner.valid_fields(tx)
             template = parse_template(message, valid=valid, footer=footer)
-            preview = await self.planner.preview(tx, query, template, parsed, groups=groups)
+            start = send_start(kind, send_at, now, self.config)
+            preview = await self.planner.preview(
+                tx, query, template, parsed, groups=groups, send_at=start
+            )
             if preview["recipients"] == 0:
                 raise UserError(
                     f"nobody to send to: {parsed.describe()} has {preview['matched']} contacts, "
                     f"{preview['opted_out']} of them opted out"
                 )
-            needed = self._needed(preview["recipients"])
+            needed = approvals_needed(preview["recipients"], self.config.dispatch)
             expires = now + timedelta(minutes=self.config.dispatch.approval_expiry_minutes)
             bid = await store.insert(
                 tx,
@@ -132,18 +122,18 @@ class BroadcastService:
         stamp = now.isoformat()
         async with self.db.transaction() as tx:
             b = await self._get(tx, broadcast_id)
-            refusal = self._refuse_decision(b, person, now)
-            if refusal:
+            refused = refusal(b, person, now)
+            if refused:
                 await audit.record(
                     tx,
                     at=now,
                     actor=person.id,
                     action="broadcast.approve_refused",
                     subject=f"b{b.id}",
-                    reason=refusal[0],
+                    reason=refused[0],
                 )
                 view = await load_view(tx, b.id, self.config)
-                return Decision("refused", refusal[0], view, forbidden=refusal[1])
+                return Decision("refused", refused[0], view, forbidden=refused[1])
             if not await store.add_decision(tx, b.id, person.id, "approve", stamp=stamp):
                 view = await load_view(tx, b.id, self.config)
                 return Decision("refused", f"you already approved broadcast {b.id}", view)
@@ -155,7 +145,7 @@ class BroadcastService:
                 view = await load_view(tx, b.id, self.config)
                 left = b.approvals_needed - len(approvals)
                 return Decision("waiting", f"approved; {left} more approver needed", view)
-            await self._queue(tx, b, now)
+            await self.planner.freeze(tx, b, parse_audience(b.audience, self.phones), now=now)
             await store.set_state(tx, b.id, "approved", stamp=stamp, expect=OPEN_STATES)
             await audit.record(
                 tx,
@@ -173,58 +163,15 @@ class BroadcastService:
             message += f" (preview showed {view.preview.get('recipients')}; the list changed)"
         return Decision("approved", message, view)
 
-    def _refuse_decision(
-        self, b: store.BroadcastRow, person: Person, now: datetime
-    ) -> tuple[str, bool] | None:
-        """Why this person may not decide now, and whether it is about the person."""
-        if b.state == "expired" or (
-            b.state in OPEN_STATES and b.expires_at and datetime.fromisoformat(b.expires_at) <= now
-        ):
-            return f"broadcast {b.id} has expired; compose it again", False
-        if b.state not in OPEN_STATES:
-            return f"broadcast {b.id} is already {b.state.replace('_', ' ')}", False
-        if b.approvals_needed == 0:
-            return None
-        if person.id == b.requested_by:
-            return "you cannot approve your own broadcast; another approver must", True
-        if not person.can_approve:
-            return "only approvers can approve broadcasts", True
-        return None
-
-    async def _queue(self, tx: Any, b: store.BroadcastRow, now: datetime) -> None:
-        """Freeze the audience into outbox rows, once, in the approving transaction."""
-        parsed = parse_audience(b.audience, self.phones)
-        query, _ = await self.planner.resolve(tx, parsed, stamp=now.isoformat())
-        valid = await self.planner.valid_fields(tx)
-        footer = self.config.dispatch.footers.get(b.kind, "")
-        template = parse_template(b.message, valid=valid, footer=footer)
-        start = datetime.fromisoformat(b.send_at) if b.send_at else now
-        if b.kind == "promo":
-            d = self.config.dispatch
-            start = next_allowed(
-                start, start=d.quiet_start, end=d.quiet_end, zone=self.config.timezone
-            )
-        count, body = await self.planner.queue(
-            tx,
-            query,
-            template,
-            broadcast_id=b.id,
-            promo=b.kind == "promo",
-            sender_id=b.sender_id,
-            not_before=start.timestamp(),
-            stamp=now.isoformat(),
-        )
-        await store.set_fields(tx, b.id, stamp=now.isoformat(), recipients=count, body=body)
-
     async def reject(self, broadcast_id: int, *, person: Person) -> Decision:
         """An approver turns a broadcast down; nothing is sent."""
         now = self.clock.now()
         async with self.db.transaction() as tx:
             b = await self._get(tx, broadcast_id)
-            refusal = self._refuse_decision(b, person, now)
-            if refusal and not (refusal[1] and person.id == b.requested_by):
+            refused = refusal(b, person, now)
+            if refused and not (refused[1] and person.id == b.requested_by):
                 view = await load_view(tx, b.id, self.config)
-                return Decision("refused", refusal[0], view, forbidden=refusal[1])
+                return Decision("refused", refused[0], view, forbidden=refused[1])
             await store.add_decision(tx, b.id, person.id, "reject", stamp=now.isoformat())
             await store.set_state(tx, b.id, "rejected", stamp=now.isoformat(), expect=OPEN_STATES)
             await audit.record(

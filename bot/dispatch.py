@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.broadcasts import BroadcastService
+from bot.claims import Claims
 from bot.clock import Clock
 from bot.config_types import Config
 from bot.notify import Notifier
 from bot.ratelimit import GatewayLimiter
 from bot.routing import Router
-from bot.schedule import in_quiet_hours
 from bot.settle import Settler
 from gateway.base import (
     Gateway,
@@ -63,6 +63,7 @@ class Dispatcher:
             clock=clock,
             rng=rng or random.Random(),
         )
+        self.claims = Claims(db, config, settler=self.settler, clock=clock, new_id=new_id)
         self.notifier = notifier
         self.limiters = {
             name: GatewayLimiter(
@@ -76,7 +77,6 @@ class Dispatcher:
         self._urgent = asyncio.Event()
         self._journal_ready = asyncio.Event()
         self._journaled: list[tuple[str, Claimed, dict[str, Any], str | None]] = []
-        self._marked: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.batches_sent = 0
@@ -148,36 +148,6 @@ class Dispatcher:
                 logger.exception("dispatch lane %s: unexpected error", name)
                 await asyncio.sleep(1.0)
 
-    async def _claim_in(self, tx: Any, name: str, gw: Gateway, *, state: str) -> Claimed | None:
-        size = min(self.config.dispatch.batch_size, gw.max_recipients_per_request)
-        now = self.clock.now()
-        d = self.config.dispatch
-        allow_promo = not in_quiet_hours(
-            now, start=d.quiet_start, end=d.quiet_end, zone=self.config.timezone
-        )
-        batch = await outbox.claim(
-            tx,
-            now=now.timestamp(),
-            gateway=name,
-            batch_id=self.new_id(),
-            limit=size,
-            allow_promo=allow_promo,
-            stamp=now.isoformat(),
-            state=state,
-        )
-        bid = batch.broadcast_id if batch is not None else None
-        if bid is not None and batch is not None and batch.ids and bid not in self._marked:
-            await self.settler.mark_sending(tx, bid, stamp=now.isoformat())
-            self._marked.add(bid)
-        return batch
-
-    async def _claim(self, name: str, gw: Gateway, *, state: str) -> Claimed | None:
-        async with self.db.transaction() as tx:
-            batch = await self._claim_in(tx, name, gw, state=state)
-        if batch is not None and not batch.ids:  # every row in it had opted out
-            await self.settler.after_batch(batch.broadcast_id)
-        return batch
-
     async def flush_journal(self) -> None:
         """Write journaled batch outcomes to their rows, many batches in one transaction."""
         entries, self._journaled = self._journaled, []
@@ -225,7 +195,7 @@ class Dispatcher:
         transactions off this path. So at most one batch per lane may be in flight, and a
         crash leaves at most that one batch `unknown`.
         """
-        batch = await self._claim(name, gw, state="sending")
+        batch = await self.claims.claim(name, gw, state="sending")
         if batch is None:
             return False
         ahead: Claimed | None = None
@@ -239,7 +209,7 @@ class Dispatcher:
                     await limiter.acquire(len(batch.ids))
                 request = asyncio.create_task(self._request(gw, batch))
                 if ahead is None and not self._stopping:
-                    ahead = await self._claim(name, gw, state="claimed")
+                    ahead = await self.claims.claim(name, gw, state="claimed")
                     if ahead is not None and not ahead.ids:
                         ahead = None
                 results = await request
@@ -257,8 +227,7 @@ class Dispatcher:
                 ahead = None
         finally:
             if ahead is not None:
-                async with self.db.transaction() as tx:
-                    await outbox.release(tx, ahead.batch_id, stamp=self.clock.now().isoformat())
+                await self.claims.release(ahead)
         self.wake()
         return True
 
@@ -271,36 +240,10 @@ class Dispatcher:
     ) -> Claimed | None:
         """The critical path between two requests: journal the answer, clear the next batch."""
         plan = self.settler.plan(batch, results)
-        stamp = self.clock.now().isoformat()
         urgent = self._urgent.is_set()
         self._urgent.clear()
-        async with self.db.transaction() as tx:
-            now = self.clock.now().timestamp()
-            if urgent and ahead.broadcast_id is not None and await outbox.urgent_ready(tx, now=now):
-                # a reply or one-to-one message jumps the reserved bulk batch
-                await outbox.release(tx, ahead.batch_id, stamp=stamp)
-                following = await outbox.claim(
-                    tx,
-                    now=now,
-                    gateway=name,
-                    batch_id=self.new_id(),
-                    limit=1,
-                    allow_promo=True,
-                    stamp=stamp,
-                )
-            else:
-                following = await outbox.sendable(tx, ahead, stamp=stamp)
-            # One row both settles this batch and names the one about to leave: after a crash
-            # that one is `unknown`, never resent.
-            await journal.add(
-                tx,
-                batch_id=batch.batch_id,
-                gateway=name,
-                broadcast_id=batch.broadcast_id,
-                outcome=plan,
-                next_batch_id=following.batch_id if following else None,
-                stamp=stamp,
-            )
+        # a reply or one-to-one message jumps the reserved bulk batch
+        following = await self.claims.promote(name, batch, plan, ahead, urgent=urgent)
         self._journaled.append((name, batch, plan, following.batch_id if following else None))
         self._journal_ready.set()
         return following

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.audience import Audience, unknown_group_error
+from bot.broadcast_rules import send_start
 from bot.clock import Clock
-from bot.compose import BUILTIN, CostTally, Template, contact_values, greeting, render
+from bot.compose import (
+    BUILTIN,
+    CostTally,
+    Template,
+    contact_values,
+    greeting,
+    parse_template,
+    render,
+)
 from bot.config_types import Config
 from gateway.gsm import analyse
 from storage import audience as aud
+from storage import broadcasts as bstore
 from storage import outbox
 from storage.audience import AudienceQuery
+from storage.broadcasts import BroadcastRow
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +36,14 @@ class Planner:
         self.config = config
         self.clock = clock
 
-    def greeting(self) -> str:
-        """The greeting for now, in the organisation's time zone."""
-        local = self.clock.now().astimezone(self.config.timezone)
+    def send_time(self, at: datetime | None) -> datetime:
+        """When a message planned for `at` goes out: `at` if still ahead, else now."""
+        now = self.clock.now()
+        return at if at is not None and at > now else now
+
+    def greeting(self, at: datetime | None = None) -> str:
+        """The greeting for the send time `at` (now if None or past), in the organisation's zone."""
+        local = self.send_time(at).astimezone(self.config.timezone)
         return greeting(local, self.config.dispatch.greetings)
 
     async def resolve(
@@ -62,13 +79,14 @@ class Planner:
         parsed: Audience,
         *,
         groups: list[str],
+        send_at: datetime | None = None,
     ) -> dict[str, Any]:
         """Who it reaches after opt-outs, encoding, segments, cost and a rendered sample."""
         matched, opted_out = await aud.counts(tx, query)
         recipients = matched - opted_out
         tally = CostTally(self.config.dispatch)
         fallback = self.config.dispatch.placeholder_fallback
-        hello = self.greeting()
+        hello = self.greeting(send_at)
         if template.is_static:
             tally.add(render(template, {"greeting": hello}, fallback=fallback), recipients)
         else:
@@ -104,9 +122,12 @@ class Planner:
         not_before: float,
         stamp: str,
     ) -> tuple[int, str | None]:
-        """Insert one outbox row per opted-in recipient; return (count, shared body or None)."""
+        """Insert one outbox row per opted-in recipient; return (count, shared body or None).
+
+        `{greeting}` is rendered for the send time (`not_before` when ahead), not for now.
+        """
         fallback = self.config.dispatch.placeholder_fallback
-        hello = self.greeting()
+        hello = self.greeting(datetime.fromtimestamp(not_before, UTC))
         if template.is_static:
             body = render(template, {"greeting": hello}, fallback=fallback)
             count = await outbox.insert_static(
@@ -137,3 +158,22 @@ class Planner:
             )
             count += len(rows)
         return count, None
+
+    async def freeze(self, tx: Any, b: BroadcastRow, parsed: Audience, *, now: datetime) -> None:
+        """Freeze the audience into outbox rows, once, in the approving transaction."""
+        query, _ = await self.resolve(tx, parsed, stamp=now.isoformat())
+        footer = self.config.dispatch.footers.get(b.kind, "")
+        template = parse_template(b.message, valid=await self.valid_fields(tx), footer=footer)
+        send_at = datetime.fromisoformat(b.send_at) if b.send_at else None
+        start = send_start(b.kind, send_at, now, self.config)
+        count, body = await self.queue(
+            tx,
+            query,
+            template,
+            broadcast_id=b.id,
+            promo=b.kind == "promo",
+            sender_id=b.sender_id,
+            not_before=start.timestamp(),
+            stamp=now.isoformat(),
+        )
+        await bstore.set_fields(tx, b.id, stamp=now.isoformat(), recipients=count, body=body)

@@ -4,40 +4,65 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 logger = logging.getLogger(__name__)
 
+Sleep = Callable[[float], Awaitable[None]]
+
 
 class TokenBucket:
-    """A bucket refilled at `rate` tokens per second, holding at most `burst`."""
+    """A bucket refilled at `rate` tokens per second, holding at most `burst`.
 
-    def __init__(self, rate: float, *, burst: float | None = None, clock: Callable[[], float]):
+    Taking more tokens than the bucket holds leaves it in debt (negative); the taker waits
+    until the debt is paid, so a batch larger than the burst is paced like single messages.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float | None = None,
+        clock: Callable[[], float],
+        sleep: Sleep = asyncio.sleep,
+    ):
         self.rate = rate
         self.burst = max(burst if burst is not None else rate, 1.0)
         self.tokens = self.burst
         self.clock = clock
+        self.sleep = sleep
         self.stamp = clock()
 
     def _refill(self) -> None:
         now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
         self.stamp = now
 
     def delay_for(self, n: float) -> float:
-        """Seconds to wait before `n` tokens can be taken (0 when they can be now)."""
+        """Seconds to wait before `n` tokens can be taken without debt (0 when they can now)."""
         self._refill()
-        need = min(n, self.burst) - self.tokens
+        need = n - self.tokens
         return 0.0 if need <= 0 else need / self.rate
 
+    def charge(self, n: float) -> float:
+        """Take `n` tokens now, going into debt if need be; return the seconds until it is paid."""
+        self._refill()
+        self.tokens -= n
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
     async def take(self, n: float) -> None:
-        """Wait for and take `n` tokens (a request larger than the burst takes the whole bucket)."""
-        while (wait := self.delay_for(n)) > 0:
-            await asyncio.sleep(wait)
-        self.tokens -= min(n, self.burst) if n > self.burst else n
+        """Take `n` tokens and wait until the bucket is out of debt."""
+        wait = self.charge(n)
+        if wait > 0:
+            try:
+                await self.sleep(wait)
+            except asyncio.CancelledError:
+                self.refund(n)
+                raise
 
     def refund(self, n: float) -> None:
         """Give back tokens taken for work that did not happen."""
+        self._refill()
         self.tokens = min(self.burst, self.tokens + n)
 
 
@@ -45,12 +70,24 @@ class GatewayLimiter:
     """Both limits of one gateway."""
 
     def __init__(
-        self, *, messages_per_second: float, requests_per_second: float, clock: Callable[[], float]
+        self,
+        *,
+        messages_per_second: float,
+        requests_per_second: float,
+        clock: Callable[[], float],
+        sleep: Sleep = asyncio.sleep,
     ):
-        self.messages = TokenBucket(messages_per_second, clock=clock)
-        self.requests = TokenBucket(requests_per_second, clock=clock)
+        self.messages = TokenBucket(messages_per_second, clock=clock, sleep=sleep)
+        self.requests = TokenBucket(requests_per_second, clock=clock, sleep=sleep)
+        self.sleep = sleep
 
     async def acquire(self, messages: int) -> None:
-        """Wait until one request carrying `messages` messages may go."""
-        await self.requests.take(1)
-        await self.messages.take(messages)
+        """Wait until one request carrying `messages` messages may go (the longer of the waits)."""
+        wait = max(self.requests.charge(1), self.messages.charge(messages))
+        if wait > 0:
+            try:
+                await self.sleep(wait)
+            except asyncio.CancelledError:
+                self.requests.refund(1)
+                self.messages.refund(messages)
+                raise

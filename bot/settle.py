@@ -7,6 +7,7 @@ import random
 import re
 from typing import Any
 
+from bot.bounded import RecentSet, cap
 from bot.broadcasts import BroadcastService
 from bot.clock import Clock
 from bot.config_types import Config
@@ -22,6 +23,7 @@ from storage.outbox import Claimed
 logger = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 3.0
+TRACKED_BROADCASTS = 1024  # per-broadcast memory kept for at most this many broadcasts
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)")
 
 
@@ -51,6 +53,9 @@ class Settler:
         self.clock = clock
         self.rng = rng
         self._last_progress: dict[int, float] = {}
+        # Broadcasts moved to `sending` already, so later batches skip that write; forgotten
+        # when the broadcast finishes, and bounded for those that never do (e.g. cancelled).
+        self.marked: RecentSet[int] = RecentSet(TRACKED_BROADCASTS)
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Seconds before the next try: exponential with jitter, never under Retry-After."""
@@ -110,7 +115,14 @@ class Settler:
         """Write a plan to the outbox rows (and carrier opt-outs) inside `tx`."""
         now = self.clock.now()
         stamp = now.isoformat()
-        await outbox.mark_sent(tx, plan["sent"], stamp=stamp)
+        for rid, pid in await outbox.mark_sent(tx, plan["sent"], stamp=stamp):
+            logger.warning(
+                "%s: message %d was accepted with provider id %s, which another message holds "
+                "already; marked sent without it (delivery reports cannot be matched)",
+                gateway,
+                rid,
+                pid,
+            )
         await outbox.mark_failed(tx, plan["failed"], stamp=stamp)
         await outbox.mark_retry(tx, plan["retry"], stamp=stamp)
         for phone in plan["blacklisted"]:
@@ -244,7 +256,9 @@ class Settler:
         mono = self.clock.monotonic()
         if not force and mono - self._last_progress.get(broadcast_id, -1e9) < PROGRESS_SECONDS:
             return
+        self._last_progress.pop(broadcast_id, None)
         self._last_progress[broadcast_id] = mono
+        cap(self._last_progress, TRACKED_BROADCASTS)
         view = await self.broadcasts.view(broadcast_id)
         await self.notifier.progress(view)
 
@@ -264,6 +278,7 @@ class Settler:
                     state="done",
                 )
             view = await load_view(tx, broadcast_id, self.config) if moved else None
+        self.marked.discard(broadcast_id)
         if view is not None:
             self._last_progress.pop(broadcast_id, None)
             await self.notifier.broadcast_updated(view)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +34,11 @@ STATUS_TABLE: dict[str, DeliveryStatus] = {
 ReportSink = Callable[[DeliveryReport], Awaitable[None]]
 
 
+def new_provider_id() -> str:
+    """A message id unique across processes and restarts (a counter would repeat)."""
+    return f"SIM{uuid.uuid4().hex}"
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatedSms:
     """One message the simulator accepted."""
@@ -59,6 +64,7 @@ class SimulatorGateway:
         on_report: ReportSink | None = None,
         name: str = "simulator",
         keep: int = 10_000,
+        new_id: Callable[[], str] = new_provider_id,
     ):
         if delivery_status not in STATUS_TABLE:
             raise ValueError(f"delivery_status must be one of {', '.join(STATUS_TABLE)}")
@@ -68,7 +74,7 @@ class SimulatorGateway:
         self.on_report = on_report
         self.sent: deque[SimulatedSms] = deque(maxlen=keep)
         self.stats = GatewayStats()
-        self._ids = itertools.count(1)
+        self._new_id = new_id
         self._pending: set[asyncio.Task[None]] = set()
 
     async def send(self, message: OutgoingMessage) -> list[RecipientResult]:
@@ -77,7 +83,7 @@ class SimulatorGateway:
         segments = analyse(message.text).segments
         results = []
         for phone in message.recipients:
-            pid = f"SIM{next(self._ids):010d}"
+            pid = self._new_id()
             self.sent.append(SimulatedSms(pid, phone, message.text, message.sender_id, segments))
             results.append(
                 RecipientResult(

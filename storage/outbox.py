@@ -1,20 +1,64 @@
-"""The outbox: one row per message and recipient, claimed in batches and settled once."""
+"""The outbox: one row per message and recipient, queued here and claimed in batches.
+
+Settling rows lives in storage.outbox_settle and read-only queries in storage.outbox_query;
+their names are re-exported here so callers keep using `outbox.<name>`.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from storage.audience import AudienceQuery
 from storage.db import Tx
+from storage.outbox_query import broadcast_counts, has_pending, last_broadcast_for, statuses
+from storage.outbox_settle import (
+    FINAL_DELIVERY,
+    apply_delivery,
+    cancel_queued,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    mark_unknown,
+    recover_in_flight,
+    requeue_row,
+    requeue_unknown,
+    set_rows_state,
+)
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "FINAL_DELIVERY",
+    "PRIORITY_BULK",
+    "PRIORITY_URGENT",
+    "Claimed",
+    "apply_delivery",
+    "broadcast_counts",
+    "cancel_queued",
+    "claim",
+    "has_pending",
+    "insert_rows",
+    "insert_single",
+    "insert_static",
+    "last_broadcast_for",
+    "mark_batch_sending",
+    "mark_failed",
+    "mark_retry",
+    "mark_sent",
+    "mark_unknown",
+    "recover_in_flight",
+    "release",
+    "requeue_row",
+    "requeue_unknown",
+    "sendable",
+    "statuses",
+    "urgent_ready",
+]
+
 PRIORITY_URGENT = 0  # keyword replies, one-to-one
 PRIORITY_BULK = 10
-FINAL_DELIVERY = ("delivered", "failed", "rejected", "expired")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +192,7 @@ async def claim(
         )
     skipped = [r["id"] for r in rows if r["opted_out_at"] and not r["ignore_optout"]]
     if skipped:
-        await _set_state(tx, skipped, "skipped", stamp, error="opted out before sending")
+        await set_rows_state(tx, skipped, "skipped", stamp, error="opted out before sending")
     take = [r for r in rows if not (r["opted_out_at"] and not r["ignore_optout"])]
     if not take:
         return Claimed(batch_id, first["broadcast_id"], "", None, (), (), (), (), 0)
@@ -186,7 +230,7 @@ async def sendable(tx: Tx, batch: Claimed, *, stamp: str) -> Claimed | None:
     )
     drop = {r[0] for r in rows}
     if drop:
-        await _set_state(tx, list(drop), "skipped", stamp, error="opted out before sending")
+        await set_rows_state(tx, list(drop), "skipped", stamp, error="opted out before sending")
     if batch.broadcast_id is not None:
         state = await tx.scalar("SELECT state FROM broadcasts WHERE id = ?", (batch.broadcast_id,))
         if state not in ("approved", "sending"):
@@ -237,189 +281,3 @@ async def release(tx: Tx, batch_id: str, *, stamp: str) -> None:
         "updated_at = ? WHERE batch_id = ? AND state = 'claimed'",
         (stamp, batch_id),
     )
-
-
-async def _set_state(
-    tx: Tx, ids: Sequence[int], state: str, stamp: str, *, error: str | None = None
-) -> None:
-    marks = ",".join("?" * len(ids))
-    await tx.execute(
-        f"UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id IN ({marks})",
-        [state, error, stamp, *ids],
-    )
-
-
-async def mark_sent(tx: Tx, rows: Sequence[Sequence[Any]], *, stamp: str) -> None:
-    """Rows accepted by the provider: (id, provider_id, provider_status, cost)."""
-    if not rows:
-        return
-    await tx.executemany(
-        "UPDATE outbox SET state = 'sent', provider_id = ?, provider_status = ?, cost = ?, "
-        "error = NULL, updated_at = ? WHERE id = ?",
-        [(pid, status, cost, stamp, rid) for rid, pid, status, cost in rows],
-    )
-
-
-async def mark_failed(tx: Tx, rows: Iterable[tuple[int, str]], *, stamp: str) -> None:
-    """Rows that failed for good: (id, reason)."""
-    rows = list(rows)
-    if not rows:
-        return
-    await tx.executemany(
-        "UPDATE outbox SET state = 'failed', error = ?, updated_at = ? WHERE id = ?",
-        [(reason, stamp, rid) for rid, reason in rows],
-    )
-
-
-async def mark_retry(tx: Tx, rows: Iterable[tuple[int, float, str]], *, stamp: str) -> None:
-    """Rows to try again later: (id, next_attempt_at, reason)."""
-    rows = list(rows)
-    if not rows:
-        return
-    await tx.executemany(
-        "UPDATE outbox SET state = 'queued', next_attempt_at = ?, error = ?, batch_id = NULL, "
-        "updated_at = ? WHERE id = ?",
-        [(at, reason, stamp, rid) for rid, at, reason in rows],
-    )
-
-
-async def mark_unknown(tx: Tx, ids: Sequence[int], reason: str, *, stamp: str) -> None:
-    """Rows whose request may have reached the provider: never re-sent automatically."""
-    if ids:
-        await _set_state(tx, ids, "unknown", stamp, error=reason)
-
-
-async def recover_in_flight(tx: Tx, *, stamp: str) -> list[tuple[str | None, str, int]]:
-    """After a crash: `claimed` rows go back to the queue (their request never left) and rows
-    left `sending` become `unknown`; return (gateway, batch, count) of the unknown ones.
-    Apply the send journal first (and mark the batches it names as leaving `sending`), so
-    settled batches are not mistaken for unknown ones."""
-    await tx.execute(
-        "UPDATE outbox SET state = 'queued', attempts = attempts - 1, batch_id = NULL, "
-        "updated_at = ? WHERE state = 'claimed'",
-        (stamp,),
-    )
-    rows = await tx.fetchall(
-        "SELECT gateway, batch_id, COUNT(*) AS n FROM outbox WHERE state = 'sending' "
-        "GROUP BY gateway, batch_id"
-    )
-    await tx.execute(
-        "UPDATE outbox SET state = 'unknown', error = 'request in flight when the process stopped',"
-        " updated_at = ? WHERE state = 'sending'",
-        (stamp,),
-    )
-    return [(r["gateway"], r["batch_id"], r["n"]) for r in rows]
-
-
-async def requeue_unknown(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
-    """Deliberately queue a broadcast's `unknown` rows again; return how many."""
-    return await tx.execute(
-        "UPDATE outbox SET state = 'queued', next_attempt_at = 0, batch_id = NULL, "
-        "error = 'resent on request', updated_at = ? WHERE broadcast_id = ? AND state = 'unknown'",
-        (stamp, broadcast_id),
-    )
-
-
-async def requeue_row(tx: Tx, row_id: int, *, stamp: str) -> int:
-    """Deliberately queue one failed or unknown one-to-one row again."""
-    return await tx.execute(
-        "UPDATE outbox SET state = 'queued', next_attempt_at = 0, batch_id = NULL, "
-        "error = 'retried on request', updated_at = ? "
-        "WHERE id = ? AND state IN ('failed', 'unknown')",
-        (stamp, row_id),
-    )
-
-
-async def cancel_queued(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
-    """Cancel a broadcast's rows that have not been sent."""
-    return await tx.execute(
-        "UPDATE outbox SET state = 'cancelled', updated_at = ? "
-        "WHERE broadcast_id = ? AND state IN ('queued', 'claimed')",
-        (stamp, broadcast_id),
-    )
-
-
-async def apply_delivery(
-    tx: Tx, *, gateway: str, provider_id: str, status: str, provider_status: str, stamp: str
-) -> tuple[int, int | None] | None:
-    """Record a delivery report; None if the id is unknown, else (changed, broadcast_id)."""
-    row = await tx.fetchone(
-        "SELECT id, broadcast_id, delivery_status FROM outbox "
-        "WHERE gateway = ? AND provider_id = ?",
-        (gateway, provider_id),
-    )
-    if row is None:
-        return None
-    if row["delivery_status"] in FINAL_DELIVERY or row["delivery_status"] == status:
-        return 0, row["broadcast_id"]
-    await tx.execute(
-        "UPDATE outbox SET delivery_status = ?, provider_status = ?, updated_at = ? WHERE id = ?",
-        (status, provider_status, stamp, row["id"]),
-    )
-    return 1, row["broadcast_id"]
-
-
-async def statuses(tx: Tx, ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Current state of some rows, for the REST API."""
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    rows = await tx.fetchall(
-        "SELECT id, phone, state, delivery_status, provider_id, error, attempts, cost "
-        f"FROM outbox WHERE id IN ({marks}) ORDER BY id",
-        list(ids),
-    )
-    return [dict(r) for r in rows]
-
-
-async def broadcast_counts(tx: Tx, broadcast_id: int) -> dict[str, Any]:
-    """Counts per state and delivery state, and the cost reported so far."""
-    rows = await tx.fetchall(
-        "SELECT state, delivery_status, COUNT(*) AS n, COALESCE(SUM(cost), 0) AS cost "
-        "FROM outbox WHERE broadcast_id = ? GROUP BY state, delivery_status",
-        (broadcast_id,),
-    )
-    counts: dict[str, Any] = {
-        "queued": 0,
-        "sending": 0,
-        "sent": 0,
-        "delivered": 0,
-        "failed": 0,
-        "unknown": 0,
-        "skipped": 0,
-        "cancelled": 0,
-        "cost": 0.0,
-    }
-    for r in rows:
-        state, delivery, n = r["state"], r["delivery_status"], r["n"]
-        counts[state] = counts.get(state, 0) + n
-        if delivery == "delivered":
-            counts["delivered"] += n
-        elif delivery in ("failed", "rejected", "expired"):
-            counts["failed"] += n
-        counts["cost"] += r["cost"]
-    counts["cost"] = round(counts["cost"], 4)
-    return counts
-
-
-async def has_pending(tx: Tx, broadcast_id: int) -> bool:
-    """Whether any row of a broadcast is still queued or in flight (two index seeks)."""
-    return bool(
-        await tx.scalar(
-            "SELECT EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_queued "
-            "WHERE state = 'queued' AND broadcast_id = ?) "
-            "OR EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_inflight "
-            "WHERE state IN ('claimed', 'sending') AND broadcast_id = ?)",
-            (broadcast_id, broadcast_id),
-        )
-    )
-
-
-async def last_broadcast_for(tx: Tx, contact_id: int) -> int | None:
-    """The last broadcast that was sent to this contact."""
-    value = await tx.scalar(
-        "SELECT broadcast_id FROM outbox WHERE contact_id = ? AND broadcast_id IS NOT NULL "
-        "AND state IN ('sent', 'unknown') ORDER BY id DESC LIMIT 1",
-        (contact_id,),
-    )
-    return None if value is None else int(value)

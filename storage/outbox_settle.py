@@ -1,0 +1,168 @@
+"""Settling outbox rows: sent, failed, retried, unknown, recovered, re-queued, delivered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from storage.db import Tx
+
+logger = logging.getLogger(__name__)
+
+FINAL_DELIVERY = ("delivered", "failed", "rejected", "expired")
+CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+async def set_rows_state(
+    tx: Tx, ids: Sequence[int], state: str, stamp: str, *, error: str | None = None
+) -> None:
+    """Move rows to `state`, with an error text or None."""
+    marks = ",".join("?" * len(ids))
+    await tx.execute(
+        f"UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id IN ({marks})",
+        [state, error, stamp, *ids],
+    )
+
+
+async def mark_sent(tx: Tx, rows: Sequence[Sequence[Any]], *, stamp: str) -> list[tuple[int, str]]:
+    """Rows accepted by the provider: (id, provider_id, provider_status, cost).
+
+    A provider id that another row of the same gateway holds already cannot be linked twice
+    (the UNIQUE index): such a row is still `sent`, since it left, but without the id, which
+    is named in its error. Returns those (row id, provider id) pairs; nothing is re-sent.
+    """
+    if not rows:
+        return []
+    await tx.executemany(
+        "UPDATE OR IGNORE outbox SET state = 'sent', provider_id = ?, provider_status = ?, "
+        "cost = ?, error = NULL, updated_at = ? WHERE id = ?",
+        [(pid, status, cost, stamp, rid) for rid, pid, status, cost in rows],
+    )
+    wanted = {rid: pid for rid, pid, _, _ in rows if pid is not None}
+    held: dict[int, str | None] = {}
+    ids = list(wanted)
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        marks = ",".join("?" * len(part))
+        for r in await tx.fetchall(
+            f"SELECT id, provider_id FROM outbox WHERE id IN ({marks})", part
+        ):
+            held[r["id"]] = r["provider_id"]
+    clashes = [(rid, pid) for rid, pid in wanted.items() if rid in held and held[rid] != pid]
+    if clashes:
+        by_id = {rid: (status, cost) for rid, _, status, cost in rows}
+        await tx.executemany(
+            "UPDATE outbox SET state = 'sent', provider_id = NULL, provider_status = ?, "
+            "cost = ?, error = ?, updated_at = ? WHERE id = ?",
+            [
+                (
+                    *by_id[rid],
+                    f"sent; provider id {pid} is already linked to another message, "
+                    "so delivery reports for it are not matched here",
+                    stamp,
+                    rid,
+                )
+                for rid, pid in clashes
+            ],
+        )
+    return clashes
+
+
+async def mark_failed(tx: Tx, rows: Iterable[tuple[int, str]], *, stamp: str) -> None:
+    """Rows that failed for good: (id, reason)."""
+    rows = list(rows)
+    if not rows:
+        return
+    await tx.executemany(
+        "UPDATE outbox SET state = 'failed', error = ?, updated_at = ? WHERE id = ?",
+        [(reason, stamp, rid) for rid, reason in rows],
+    )
+
+
+async def mark_retry(tx: Tx, rows: Iterable[tuple[int, float, str]], *, stamp: str) -> None:
+    """Rows to try again later: (id, next_attempt_at, reason)."""
+    rows = list(rows)
+    if not rows:
+        return
+    await tx.executemany(
+        "UPDATE outbox SET state = 'queued', next_attempt_at = ?, error = ?, batch_id = NULL, "
+        "updated_at = ? WHERE id = ?",
+        [(at, reason, stamp, rid) for rid, at, reason in rows],
+    )
+
+
+async def mark_unknown(tx: Tx, ids: Sequence[int], reason: str, *, stamp: str) -> None:
+    """Rows whose request may have reached the provider: never re-sent automatically."""
+    if ids:
+        await set_rows_state(tx, ids, "unknown", stamp, error=reason)
+
+
+async def recover_in_flight(tx: Tx, *, stamp: str) -> list[tuple[str | None, str, int]]:
+    """After a crash: `claimed` rows go back to the queue (their request never left) and rows
+    left `sending` become `unknown`; return (gateway, batch, count) of the unknown ones.
+    Apply the send journal first (and mark the batches it names as leaving `sending`), so
+    settled batches are not mistaken for unknown ones."""
+    await tx.execute(
+        "UPDATE outbox SET state = 'queued', attempts = attempts - 1, batch_id = NULL, "
+        "updated_at = ? WHERE state = 'claimed'",
+        (stamp,),
+    )
+    rows = await tx.fetchall(
+        "SELECT gateway, batch_id, COUNT(*) AS n FROM outbox WHERE state = 'sending' "
+        "GROUP BY gateway, batch_id"
+    )
+    await tx.execute(
+        "UPDATE outbox SET state = 'unknown', error = 'request in flight when the process stopped',"
+        " updated_at = ? WHERE state = 'sending'",
+        (stamp,),
+    )
+    return [(r["gateway"], r["batch_id"], r["n"]) for r in rows]
+
+
+async def requeue_unknown(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
+    """Deliberately queue a broadcast's `unknown` rows again; return how many."""
+    return await tx.execute(
+        "UPDATE outbox SET state = 'queued', next_attempt_at = 0, batch_id = NULL, "
+        "error = 'resent on request', updated_at = ? WHERE broadcast_id = ? AND state = 'unknown'",
+        (stamp, broadcast_id),
+    )
+
+
+async def requeue_row(tx: Tx, row_id: int, *, stamp: str) -> int:
+    """Deliberately queue one failed or unknown one-to-one row again."""
+    return await tx.execute(
+        "UPDATE outbox SET state = 'queued', next_attempt_at = 0, batch_id = NULL, "
+        "error = 'retried on request', updated_at = ? "
+        "WHERE id = ? AND state IN ('failed', 'unknown')",
+        (stamp, row_id),
+    )
+
+
+async def cancel_queued(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
+    """Cancel a broadcast's rows that have not been sent."""
+    return await tx.execute(
+        "UPDATE outbox SET state = 'cancelled', updated_at = ? "
+        "WHERE broadcast_id = ? AND state IN ('queued', 'claimed')",
+        (stamp, broadcast_id),
+    )
+
+
+async def apply_delivery(
+    tx: Tx, *, gateway: str, provider_id: str, status: str, provider_status: str, stamp: str
+) -> tuple[int, int | None] | None:
+    """Record a delivery report; None if the id is unknown, else (changed, broadcast_id)."""
+    row = await tx.fetchone(
+        "SELECT id, broadcast_id, delivery_status FROM outbox "
+        "WHERE gateway = ? AND provider_id = ?",
+        (gateway, provider_id),
+    )
+    if row is None:
+        return None
+    if row["delivery_status"] in FINAL_DELIVERY or row["delivery_status"] == status:
+        return 0, row["broadcast_id"]
+    await tx.execute(
+        "UPDATE outbox SET delivery_status = ?, provider_status = ?, updated_at = ? WHERE id = ?",
+        (status, provider_status, stamp, row["id"]),
+    )
+    return 1, row["broadcast_id"]
