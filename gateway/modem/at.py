@@ -25,6 +25,7 @@ from gateway.modem.errors import (
     PortClosed,
     error_code,
 )
+from gateway.modem.lines import split_lines, strip_prompt, take_prompt
 from gateway.modem.urc import URC_NAMES, URC_WITH_PDU, Urc, line_name
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class ATChannel:
         self._task: asyncio.Task[None] | None = None
         self._closed: str | None = None
         self.stray_lines = 0
+        self.payloads = 0  # PDUs written (or being written): the modem may have sent them
 
     @property
     def closed(self) -> bool:
@@ -154,7 +156,9 @@ class ATChannel:
                     timeout=prompt_within,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
-                if pending.done.done():  # answered without a prompt: an error
+                if pending.done.done():  # answered without a prompt: an error, or stale
+                    if pending.prompt.done():  # the prompt came too: leave it, send nothing
+                        await self._write(ESC)
                     pending.prompt.cancel()
                     result = pending.done.result()
                     raise ATError(f"{command}: no '> ' prompt (answered {result!r})")
@@ -194,8 +198,10 @@ class ATChannel:
     async def _write(self, data: bytes, *, payload: bool = False) -> None:
         if self._closed is not None:
             raise PortClosed(f"{self.name}: port {self._closed}")
-        if payload and self._pending is not None:
-            self._pending.data_written = True  # from here on the modem may send it
+        if payload:
+            self.payloads += 1  # from here on the modem may send it
+            if self._pending is not None:
+                self._pending.data_written = True
         try:
             self._writer.write(data)
             await self._writer.drain()
@@ -230,30 +236,24 @@ class ATChannel:
             pending.done.exception()  # mark retrieved: the waiter may be gone
 
     def _feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        while True:
-            cut = min(
-                (i for i in (self._buffer.find(b"\r"), self._buffer.find(b"\n")) if i >= 0),
-                default=-1,
-            )
-            if cut < 0:
-                break
-            raw, self._buffer = self._buffer[:cut], self._buffer[cut + 1 :]
-            self._line(raw.decode("utf-8", errors="replace"))
+        lines, self._buffer = split_lines(self._buffer + chunk)
+        for line in lines:
+            self._line(line)
+        prompt, after = self._awaited_prompt(), take_prompt(self._buffer)
+        if prompt is not None and after is not None:
+            self._buffer = after  # the "> " prompt has no line end; keep what follows it
+            prompt.set_result(None)
+
+    def _awaited_prompt(self) -> asyncio.Future[None] | None:
         pending = self._pending
-        if (
-            pending is not None
-            and pending.prompt is not None
-            and not pending.prompt.done()
-            and self._buffer.strip().startswith(b">")
-        ):
-            self._buffer = b""  # the "> " prompt has no line end
-            pending.prompt.set_result(None)
+        if pending is None or pending.prompt is None or pending.prompt.done():
+            return None
+        return pending.prompt
 
     def _line(self, raw: str) -> None:
-        text = raw.strip()
-        while text.startswith(">"):  # a prompt left in front of a line
-            text = text[1:].lstrip()
+        prompted, text = strip_prompt(raw)  # "> " then a line end, a URC, or a late line
+        if prompted and (prompt := self._awaited_prompt()) is not None:
+            prompt.set_result(None)
         if not text:
             return
         if self._urc_waiting_pdu is not None:

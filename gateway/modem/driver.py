@@ -11,25 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from gateway.base import GatewayAmbiguousError, GatewayError, RecipientResult, SendOutcome
+from gateway.base import GatewayError
 from gateway.modem.at import ATChannel, PortOpener, open_serial
-from gateway.modem.errors import ATError, ATTimeout, PortClosed, SimError
+from gateway.modem.errors import ATError, PortClosed, SimError
 from gateway.modem.inbox import StorageAccess
 from gateway.modem.intake import InboundSink, Intake, ReportSink
 from gateway.modem.jobs import Closed, DirectJob, Job, ReadJob, SendJob, settle
+from gateway.modem.outgoing import Outgoing
 from gateway.modem.reassembly import Reassembler
 from gateway.modem.reports import ReportTracker
-from gateway.modem.sending import Sent, lost, refused, submit_part
+from gateway.modem.sending import Sent
 from gateway.modem.spec import ModemSettings, ModemSpec
 from gateway.modem.startup import PinRejected, Started, start_modem
 from gateway.modem.urc import Radio, Urc, int_fields, storage_index
-from gateway.pdu import encode_submit
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +68,7 @@ class ModemDriver:
         self.started: Started | None = None
         self.radio = Radio()
         self.connects = 0
-        self.parts_sent = 0
+        self.outgoing = Outgoing(spec, settings=settings, tracker=self.tracker, monotonic=monotonic)
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -78,8 +76,6 @@ class ModemDriver:
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
         self._pin_allowed = True
-        self._reference = random.randrange(256)
-        self._next_send_at = 0.0
 
     @property
     def id(self) -> str:
@@ -116,12 +112,8 @@ class ModemDriver:
         self.state = "stopped"
 
     async def send(self, phone: str, text: str) -> Sent:
-        """Send one text to one number, waiting for the modem's pace first."""
+        """Send one text to one number; the task that owns the port keeps the modem's pace."""
         self._check_ready()
-        delay = self._next_send_at - self._mono()
-        if delay > 0:
-            await asyncio.sleep(delay)
-            self._check_ready()
         job = SendJob(phone, text, asyncio.get_running_loop().create_future())
         self._jobs.put_nowait(job)
         return await job.future
@@ -226,7 +218,7 @@ class ModemDriver:
                     raise PortClosed(f"{self.id}: port lost")
             elif isinstance(job, SendJob):
                 if not job.future.done():  # cancelled while queued: never sent
-                    await self._send_job(channel, job)
+                    await self.outgoing.send(channel, job)
             elif isinstance(job, DirectJob):
                 if job.name == "+CDS":
                     self.intake.direct_report(job.pdu, job.length)
@@ -236,42 +228,6 @@ class ModemDriver:
                 stored = await access.read(job.storage, job.index)
                 if stored is not None:
                     await self.intake.stored(access, stored)
-
-    async def _send_job(self, channel: ATChannel, job: SendJob) -> None:
-        self._reference = (self._reference + 1) % 256
-        try:
-            pdus = encode_submit(
-                job.phone, job.text, reference=self._reference, smsc=self.spec.smsc
-            )
-        except ValueError as exc:
-            result = RecipientResult(
-                job.phone, SendOutcome.PERMANENT, reason=f"cannot encode: {exc}"
-            )
-            settle(job, Sent(result, 0))
-            return
-        mrs: list[int] = []
-        try:
-            for pdu in pdus:
-                mrs.append(await submit_part(channel, pdu, settings=self.settings))
-                self.parts_sent += 1
-        except (PortClosed, ATTimeout) as exc:
-            settle(job, lost(self.id, exc, done=len(mrs)))
-            raise  # the channel is gone or out of step: reconnect
-        except asyncio.CancelledError:  # stopped mid-send: it may have gone
-            settle(job, GatewayAmbiguousError(f"{self.id}: stopped while sending"))
-            raise
-        except ATError as exc:
-            settle(job, refused(job.phone, exc, modem_id=self.id, done=len(mrs), total=len(pdus)))
-            return
-        finally:
-            self._next_send_at = self._mono() + self.spec.pace_seconds
-        provider_id = f"{self.id}-{uuid.uuid4().hex}"
-        self.tracker.sent(provider_id, job.phone, mrs=[mr for mr in mrs if mr >= 0])
-        status = "+CMGS: " + ",".join(str(mr) for mr in mrs)
-        result = RecipientResult(
-            job.phone, SendOutcome.ACCEPTED, provider_id, status=status, segments=len(pdus)
-        )
-        settle(job, Sent(result, len(pdus)))
 
     def _on_urc(self, urc: Urc) -> None:
         if urc.name in ("+CMTI", "+CDSI"):
@@ -300,7 +256,7 @@ class ModemDriver:
             "storage": started.storage if started else None,
             "delivery_reports": started.reports if started else None,
             "connects": self.connects,
-            "parts_sent": self.parts_sent,
+            "parts_sent": self.outgoing.parts_sent,
             "received": self.intake.received,
             "held_parts": self.intake.reassembler.held,
             "awaiting_reports": len(self.tracker),

@@ -5,7 +5,8 @@ It echoes until ATE0 (and the ATZ before it), sprinkles Huawei's unsolicited lin
 the "> " prompt without a line end, decodes every SMS-SUBMIT with gateway.pdu, answers
 +CMGS: <mr>, produces status reports (+CDS or stored with +CDSI, following AT+CNMI),
 keeps received SMS in SIM storage (+CMTI, AT+CMGR/CMGL/CMGD), and can be PIN-locked,
-refuse settings, fail sends with +CMS ERROR, be busy, or vanish mid-send.
+refuse settings, fail sends with +CMS ERROR, be busy, vanish mid-send, or put unsolicited
+lines and line ends right after the prompt (see modem_faults.Faults).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.pdu import DecodedSubmit, decode_submit
+from gateway.pdu import decode_submit
+from tests.fakes.modem_faults import PROMPT, PROMPT_PAUSE, Faults, Refusal, Submitted
 from tests.fakes.modem_pdus import build_status_report
 from tests.fakes.modem_pty import PtyPort
 from tests.fakes.modem_sim import SimStorage
@@ -38,41 +38,6 @@ INFO = {
     "AT+CSCA?": ['+CSCA: "+254722500000",145'],
     "ATI": ["Manufacturer: huawei", "Model: E3131", "Revision: 21.158.00.00.143"],
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    """One SMS-SUBMIT part the fake took, decoded with our own decoder."""
-
-    mr: int
-    pdu: str
-    decoded: DecodedSubmit
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A PDU the fake read and refused (busy or +CMS ERROR), or lost by vanishing first."""
-
-    number: str | None  # None: the port vanished before the PDU was written
-    answer: str
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass(slots=True)
-class Faults:
-    """Queued misbehaviour, consumed one send at a time."""
-
-    cms: deque[int] = field(default_factory=deque)  # answer +CMS ERROR: n instead
-    busy: deque[int] = field(default_factory=deque)  # answer +CME ERROR: n (14, 515)
-    vanish_after_pdu: int = 0  # unplug once the PDU is in, without answering (n sends)
-    vanish_before_prompt: int = 0  # unplug on AT+CMGS= before the prompt
-    vanish_from: int = 0  # the vanish faults wait until this many parts were taken
-    silent: int = 0  # take the PDU and never answer
-    # per destination number, answers used instead of +CMGS on its next sends, in order
-    # (e.g. "+CMS ERROR: 500", "+CME ERROR: 14"); more precise than the queues above
-    number_errors: dict[str, deque[str]] = field(default_factory=dict)
-    replug_after: float | None = None  # after a vanish fault, come back after this many seconds
 
 
 class FakeModem(PtyPort):
@@ -101,6 +66,7 @@ class FakeModem(PtyPort):
         self.submitted: list[Submitted] = []
         self.refusals: list[Refusal] = []
         self.commands: list[str] = []
+        self.cmgs_at: list[float] = []  # when each AT+CMGS= came in (time.monotonic)
         self.faults = Faults()
         self.lock = threading.RLock()
         self.echo = True
@@ -269,6 +235,7 @@ class FakeModem(PtyPort):
                 self.sim_state = "SIM PUK"
 
     def _cmgs(self, length: int) -> None:
+        self.cmgs_at.append(time.monotonic())
         if self.sim_state != "READY":
             self._send([], "+CMS ERROR: 311")
             return
@@ -278,7 +245,11 @@ class FakeModem(PtyPort):
             self._vanish()
             return
         self._pdu_length = length
-        self.write(b"\r\n> ")
+        pieces = self.faults.prompts.popleft() if self.faults.prompts else (PROMPT,)
+        for i, piece in enumerate(pieces):
+            if i:
+                time.sleep(PROMPT_PAUSE)  # the driver reads what came so far
+            self.write(piece.encode())
 
     def _submit(self, pdu: str, length: int) -> None:
         f = self.faults
