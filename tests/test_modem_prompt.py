@@ -11,6 +11,7 @@ import pytest
 
 from gateway.base import GatewayAmbiguousError, GatewayError, SendOutcome
 from gateway.modem.at import ATChannel, open_serial
+from gateway.modem.lines import split_lines, strip_prompt, take_prompt
 from gateway.modem.urc import Urc
 from gateway.pdu import encode_submit
 from tests.fakes.modem_faults import PROMPT
@@ -31,6 +32,15 @@ PROMPTS = {
     "glued-urc-cut-across-reads": (PROMPT + BOOT[:4], BOOT[4:] + "\r\n"),
     "urc-in-the-next-read": (PROMPT, f"\r\n{RSSI}\r\n"),
 }
+
+
+def test_lines_and_prompt() -> None:
+    lines, rest = split_lines(b"\r\n> \r\n^RSSI:7\r\n> ^BO")
+    assert (lines, rest) == (["", "", "> ", "", "^RSSI:7", ""], b"> ^BO")
+    assert strip_prompt("> > ^BOOT:1 ") == (True, "^BOOT:1")
+    assert strip_prompt(" +CMGS: 3\x1a") == (False, "+CMGS: 3\x1a")
+    assert take_prompt(rest) == b"^BO" and take_prompt(b" >") == b""
+    assert take_prompt(b"+CM") is None and take_prompt(b"  ") is None
 
 
 @pytest.mark.parametrize("pieces", PROMPTS.values(), ids=PROMPTS.keys())
