@@ -42,8 +42,20 @@ class Template:
         return not any(f and f != "greeting" for _, f in self.parts)
 
 
+def check_text(text: str, *, name: str = "message") -> None:
+    """Refuse text holding an unpaired surrogate (it can be neither stored nor sent)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UserError(
+            f"{name}: character {exc.start + 1} is not valid text (an unpaired surrogate); "
+            "re-type it"
+        ) from None
+
+
 def parse_template(text: str, *, valid: set[str], footer: str = "") -> Template:
     """Check placeholders against `valid`; literal braces are written {{ and }}."""
+    check_text(text)
     if not text.strip():
         raise TemplateError("the message is empty")
     if len(text) > MAX_MESSAGE_CHARS:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.clock import Clock
-from bot.compose import MAX_MESSAGE_CHARS
+from bot.compose import MAX_MESSAGE_CHARS, check_text
 from bot.config_types import Config, Person
 from bot.errors import NotFound, UserError
 from bot.phones import PhoneNormaliser
@@ -40,6 +40,7 @@ class Messaging:
 
     async def send_one(self, to: str, text: str, *, person: Person, purpose: str = "direct") -> int:
         """Queue one message to one number; opted-out contacts are refused."""
+        check_text(text)
         phone = self.phones.normalise(to)
         if not text.strip():
             raise UserError("the message is empty")

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import CORE
+from bot.compose import check_text
 from bot.errors import UserError
 from handlers.http import bearer_person, field, json_error, read_json
 from handlers.openapi import openapi_document
@@ -37,14 +38,21 @@ def parse_send_at(value: str, zone: Any) -> datetime:
     return moment
 
 
+def _text(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
+    """A text field of a JSON body; unpaired surrogates are refused naming the character."""
+    value = field(body, name, str, required=required)
+    if value is not None:
+        check_text(value, name=name)
+    return value
+
+
 async def send_sms(request: web.Request) -> web.Response:
     """POST /api/v1/sms/send {to, message} → {id}."""
     person = bearer_person(request)
     body = await read_json(request)
     core = request.app[CORE]
-    row_id = await core.messaging.send_one(
-        field(body, "to", str), field(body, "message", str), person=person
-    )
+    message = field(body, "message", str)  # the core checks the text itself
+    row_id = await core.messaging.send_one(_text(body, "to"), message, person=person)
     return web.json_response({"id": row_id}, status=202)
 
 
@@ -53,14 +61,14 @@ async def create_broadcast(request: web.Request) -> web.Response:
     person = bearer_person(request)
     body = await read_json(request)
     core = request.app[CORE]
-    send_at = field(body, "send_at", str, required=False)
+    send_at = _text(body, "send_at", required=False)
     view = await core.broadcasts.compose(
-        audience=field(body, "audience", str),
-        message=field(body, "message", str),
+        audience=_text(body, "audience"),
+        message=field(body, "message", str),  # the core checks the text itself
         requester=person,
-        kind=field(body, "kind", str, required=False) or "alert",
+        kind=_text(body, "kind", required=False) or "alert",
         send_at=parse_send_at(send_at, core.config.timezone) if send_at else None,
-        sender_id=field(body, "sender_id", str, required=False),
+        sender_id=_text(body, "sender_id", required=False),
     )
     return web.json_response(view.as_json(), status=201)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.auditing import Auditor
 from bot.broadcasts import Decision
@@ -44,6 +44,11 @@ class Reply:
     ok: bool = True
     view: BroadcastView | None = None
     preview: bool = False
+
+
+def printable(text: str) -> str:
+    """`text` with any unpaired surrogate (e.g. echoed from bad input) written as an escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def help_text(core: Core) -> str:
@@ -94,7 +99,7 @@ class Commands:
         try:
             command = parse_command(text)
         except ParseError as exc:
-            reply = Reply(str(exc), ok=False)
+            reply = Reply(printable(str(exc)), ok=False)
             await self._audit(caller, Command("invalid"), reply=reply)
             return reply
         return await self.execute(command, caller)
@@ -118,6 +123,7 @@ class Commands:
         except Exception:
             logger.exception("chat command %s from %s failed", command.verb, caller.actor)
             reply = Reply("something went wrong on our side (it is logged); try again", ok=False)
+        reply = replace(reply, text=printable(reply.text))  # may echo input; must be sendable
         await self._audit(caller, command, reply=reply)
         return reply
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.compose import check_text
 from bot.config_types import Config
 from handlers.chat.cards import Message
 from handlers.chat.commands import Commands
@@ -124,6 +125,7 @@ class ConsoleFront:
             )
         body = await read_json(request)
         person = field(body, "person", str)
+        check_text(person, name="person")
         text = field(body, "command", str)
         caller = self.commands.caller("console", person)
         reply = await self.commands.run(text, caller)
