@@ -29,6 +29,12 @@ def json_error(status: int, code: str, message: str, **headers: str) -> web.Resp
     )
 
 
+def route_template(request: web.Request) -> str:
+    """The matched route as registered (`/callbacks/africastalking/{secret}/…`), never the path."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Map known errors to 4xx JSON; anything unexpected is logged and answered 500 JSON."""
@@ -53,7 +59,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except UnicodeDecodeError:
         return json_error(400, "bad_encoding", "the body is not valid UTF-8")
     except Exception:
-        logger.exception("unhandled error on %s %s", request.method, request.path)
+        logger.exception("unhandled error on %s %s", request.method, route_template(request))
         return json_error(500, "internal", "internal error; see the server log")
 
 
