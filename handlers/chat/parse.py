@@ -6,12 +6,13 @@ import difflib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from handlers.chat.tokens import ParseError, Token, strip_prefix, tokenize
+from handlers.chat.when import parse_when, takes_clock
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Command", "parse_command", "parse_when"]
 
 VERBS = (
     "help",
@@ -33,8 +34,6 @@ EXAMPLE = '/sms club:ict "Meeting moved to 5pm"'
 _LABEL = re.compile(r"^-?[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_.-]*$", re.IGNORECASE)
 _DIGITISH = re.compile(r"^[+(]?[\d()\-.]+$")
 _ID = re.compile(r"^(?:#|b)?(\d{1,9})$", re.IGNORECASE)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 _SENDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .-]{0,10}$")
 _DASHES = ("--", "—", "–")
 
@@ -112,11 +111,13 @@ def _verb(verb: str, rest: list[Token], *, body: str) -> Command:
     return Command(verb, number=number, message=message)
 
 
-def _options(tokens: list[Token]) -> tuple[dict[str, str], list[Token], list[Token]]:
-    """Pull out --at/--sender/--kind (phones turn -- into —): options, other tokens, used ones."""
+def _options(tokens: list[Token]) -> tuple[dict[str, str], list[Token], list[Token], int]:
+    """Pull out --at/--sender/--kind (phones turn -- into —): options, other tokens, used ones,
+    and where the --at value ends in the text (-1 without --at)."""
     opts: dict[str, str] = {}
     rest: list[Token] = []
     used: list[Token] = []
+    at_end = -1
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -132,26 +133,24 @@ def _options(tokens: list[Token]) -> tuple[dict[str, str], list[Token], list[Tok
             hint = f"did you mean --{close[0]}?" if close else "use --at, --sender or --kind"
             raise ParseError(f"unknown option --{name} — {hint}")
         used.append(tok)
+        quoted = False
         if not value:
             if i + 1 >= len(tokens):
                 raise ParseError(f"--{name} needs a value, e.g. {_OPTION_EXAMPLES[name]}")
             i += 1
-            value = tokens[i].text
+            value, quoted = tokens[i].text, tokens[i].quoted
             used.append(tokens[i])
-            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-            if (
-                name == "at"
-                and _DATE.match(value)
-                and nxt
-                and not nxt.quoted
-                and _CLOCK.match(nxt.text)
-            ):
-                value = f"{value} {nxt.text}"
-                used.append(nxt)
-                i += 1
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if name == "at" and not quoted and takes_clock(value, nxt):
+            assert nxt is not None
+            value = f"{value} {nxt.text}"  # --at tomorrow 07:00, --at 2026-12-01 07:00
+            used.append(nxt)
+            i += 1
         opts[name] = value.strip()
+        if name == "at":
+            at_end = tokens[i].end
         i += 1
-    return opts, rest, used
+    return opts, rest, used, at_end
 
 
 _OPTION_EXAMPLES = {
@@ -198,12 +197,23 @@ def _audience_prefix(tokens: list[Token]) -> int:
     return k
 
 
+def _time_continues(opts: dict[str, str], at_end: int, words: list[Token], body: str) -> None:
+    """A stray word right after the --at value is most likely more of the time: say to quote it."""
+    nxt = next((t for t in words if t.start >= at_end), None) if at_end >= 0 else None
+    if nxt is not None and not nxt.quoted and not body[at_end : nxt.start].strip():
+        raise ParseError(
+            f"--at {opts['at']} {nxt.text}: put a time of more than one word in quotes, "
+            'e.g. --at "tomorrow 07:00" or --at "2026-12-01 07:00"'
+        )
+
+
 def _compose(tokens: list[Token], body: str) -> Command:
-    opts, rest, used = _options(tokens)
+    opts, rest, used, at_end = _options(tokens)
     quoted = next((i for i, t in enumerate(rest) if t.quoted), None)
     if quoted and all(_audience_like(t) for t in rest[:quoted]):
         audience, message, after = rest[:quoted], rest[quoted].text, rest[quoted + 1 :]
         if after:
+            _time_continues(opts, at_end, after, body)
             raise ParseError(
                 f"text after the closing quote ({after[0].text!r}): put the whole message "
                 "inside the quotes, and options like --at after it"
@@ -217,6 +227,7 @@ def _compose(tokens: list[Token], body: str) -> Command:
             raise ParseError(f"add the message after the audience, e.g. {EXAMPLE}")
         start, end = words[0].start, words[-1].end
         if any(start < t.start < end for t in used):
+            _time_continues(opts, at_end, words, body)
             raise ParseError("put options like --at before or after the message, not inside it")
         message = words[0].text if len(words) == 1 and words[0].quoted else body[start:end]
     if not message.strip():
@@ -248,31 +259,3 @@ def _no_audience(first: Token | None) -> str:
             f"e.g. {EXAMPLE} (see /sms groups)"
         )
     return f"start with who to send to, e.g. {EXAMPLE}"
-
-
-def parse_when(raw: str, *, zone: ZoneInfo, now: datetime) -> datetime:
-    """`2026-12-01 07:00`, `07:00` (next time it comes) or `tomorrow 07:00`, in `zone`."""
-    text = raw.strip()
-    lowered = text.lower()
-    tomorrow = lowered.startswith("tomorrow")
-    if tomorrow:
-        lowered = lowered.removeprefix("tomorrow").strip()
-    clock = _CLOCK.match(lowered)
-    try:
-        if clock:
-            local = now.astimezone(zone)
-            moment = local.replace(
-                hour=int(clock.group(1)), minute=int(clock.group(2)), second=0, microsecond=0
-            )
-            if tomorrow or moment <= local:
-                moment += timedelta(days=1)
-            return moment
-        if tomorrow:
-            raise ValueError(text)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ParseError(
-            f'--at {raw}: write the time like "2026-12-01 07:00" or "tomorrow 07:00" '
-            f"({zone.key} time)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
