@@ -107,6 +107,11 @@ def _print_report(path: Path, report: ImportReport) -> None:
         f"{path.name}: {verb} {report.imported}, updated {report.updated}, "
         f"unchanged {report.unchanged}, skipped {report.skipped_count}"
     )
+    if report.duplicates:
+        print(
+            f"  repeated numbers {report.duplicates}: the first row for each number was kept, "
+            "with the groups of its later rows added"
+        )
     for item in report.skipped[:50]:
         print(f"  skipped {item['where']}: {item['value']!r}: {item['reason']}")
     if report.skipped_count > 50:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.contactfiles import ContactRow, read_contacts
+from bot.import_seen import FirstRows, Outcome
 from bot.phones import PhoneError, PhoneNormaliser
 from storage import audit
 from storage.contacts import ContactIn, upsert_batch
@@ -40,6 +41,7 @@ class ImportReport:
     unchanged: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)
     skipped_count: int = 0
+    duplicates: int = 0
     groups: Counter[str] = field(default_factory=Counter)
     dry_run: bool = False
 
@@ -51,6 +53,7 @@ class ImportReport:
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "skipped_count": self.skipped_count,
+            "duplicates": self.duplicates,
             "groups": dict(sorted(self.groups.items())),
             "dry_run": self.dry_run,
         }
@@ -71,6 +74,20 @@ def check_label(label: str) -> str:
     if not LABEL_RE.match(value):
         raise ValueError(f"bad group label {label!r}: use kind:name, e.g. club:ict")
     return value
+
+
+@dataclass(slots=True)
+class _Batches:
+    """The batch being filled, and every number this file has given so far."""
+
+    seen: FirstRows = field(default_factory=FirstRows)
+    items: list[ContactIn] = field(default_factory=list)
+    by_phone: dict[str, ContactIn] = field(default_factory=dict)
+
+    def take(self) -> list[ContactIn]:
+        """Hand over the filled batch and start a new one."""
+        items, self.items, self.by_phone = self.items, [], {}
+        return items
 
 
 class ContactImporter:
@@ -99,20 +116,21 @@ class ContactImporter:
             async with self.db.transaction() as tx:
                 # The database writes of one batch run in aiosqlite's thread while the next
                 # batch is parsed here; batches are still written strictly in order.
-                batch: list[ContactIn] = []
+                batches = _Batches()
                 pending: asyncio.Task[None] | None = None
                 done = 0
                 try:
                     for row in rows:
-                        batch.extend(self._convert(row, extra_groups, report))
+                        for raw, contact in self._convert(row, extra_groups, report):
+                            self._add(batches, row, raw, contact, report)
                         done += 1
                         if done % 50 == 0:
                             await asyncio.sleep(0)
-                        if len(batch) >= BATCH:
+                        if len(batches.items) >= BATCH:
                             if pending is not None:
                                 await pending
-                            pending = asyncio.create_task(self._flush(tx, batch, report))
-                            batch = []
+                            batch = batches.take()
+                            pending = asyncio.create_task(self._flush(tx, batch, batches, report))
                             if progress:
                                 progress(done)
                     if pending is not None:
@@ -123,7 +141,7 @@ class ContactImporter:
                         pending.cancel()
                         with contextlib.suppress(BaseException):
                             await pending
-                await self._flush(tx, batch, report)
+                await self._flush(tx, batches.take(), batches, report)
                 if progress:
                     progress(done)
                 await audit.record(
@@ -136,6 +154,7 @@ class ContactImporter:
                     updated=report.updated,
                     unchanged=report.unchanged,
                     skipped=report.skipped_count,
+                    duplicates=report.duplicates,
                 )
                 if dry_run:
                     raise _DryRun
@@ -145,7 +164,8 @@ class ContactImporter:
 
     def _convert(
         self, row: ContactRow, extra_groups: tuple[str, ...], report: ImportReport
-    ) -> list[ContactIn]:
+    ) -> list[tuple[str, ContactIn]]:
+        """Return (number as written, contact) for each number of a row that normalises."""
         if not row.phones:
             self._skip(report, row, "", "no phone number")
             return []
@@ -163,16 +183,43 @@ class ContactImporter:
             except PhoneError as exc:
                 self._skip(report, row, raw, str(exc))
                 continue
-            out.append(
-                ContactIn(
-                    phone=phone,
-                    name=name.strip(),
-                    first_name=(row.first_name or name.split(" ")[0]).strip(),
-                    extra=dict(row.extras),
-                    groups=tuple(dict.fromkeys(labels)),
-                )
+            contact = ContactIn(
+                phone=phone,
+                name=name.strip(),
+                first_name=(row.first_name or name.split(" ")[0]).strip(),
+                extra=dict(row.extras),
+                groups=tuple(dict.fromkeys(labels)),
             )
+            out.append((raw, contact))
         return out
+
+    def _add(
+        self, batches: _Batches, row: ContactRow, raw: str, contact: ContactIn, report: ImportReport
+    ) -> None:
+        """Queue a contact; a number this file already gave is skipped, its new groups merged."""
+        phone = contact.phone
+        first = batches.seen.get(phone)
+        if first is None:
+            batches.seen.add(phone, where=row.where, row=row.row, groups=contact.groups)
+            report.groups.update(contact.groups)
+            batches.items.append(contact)
+            batches.by_phone[phone] = contact
+            return
+        report.duplicates += 1
+        same = first.where == row.where
+        self._skip(
+            report, row, raw, f"repeated in {row.where}" if same else f"duplicate of {first.where}"
+        )
+        new = tuple(label for label in contact.groups if label not in first.groups)
+        if not new:
+            return
+        batches.seen.set_groups(phone, first.groups + new)
+        report.groups.update(new)
+        queued = batches.by_phone.get(phone)
+        if queued is None:  # the first row is already written: add only the memberships
+            queued = batches.by_phone[phone] = ContactIn(phone=phone)
+            batches.items.append(queued)
+        queued.groups = (*queued.groups, *new)
 
     @staticmethod
     def _skip(report: ImportReport, row: ContactRow, value: str, reason: str) -> None:
@@ -182,19 +229,27 @@ class ContactImporter:
                 {"row": row.row, "where": row.where, "value": value, "reason": reason}
             )
 
-    async def _flush(self, tx: Any, batch: list[ContactIn], report: ImportReport) -> None:
+    async def _flush(
+        self, tx: Any, batch: list[ContactIn], batches: _Batches, report: ImportReport
+    ) -> None:
         if not batch:
             return
         results = await upsert_batch(tx, batch, now=self.clock.now(), source="import")
-        seen: dict[str, set[str]] = {}
         for item, result in zip(batch, results, strict=True):
+            first = batches.seen.get(item.phone)
+            assert first is not None
+            if first.outcome is not Outcome.PENDING:
+                # memberships merged from a later row; the contact was counted with its first row
+                if result == "updated" and first.outcome is Outcome.UNCHANGED:
+                    report.unchanged -= 1
+                    report.updated += 1
+                    batches.seen.settle(item.phone, Outcome.CHANGED)
+                continue
             if result == "imported":
                 report.imported += 1
             elif result == "updated":
                 report.updated += 1
             else:
                 report.unchanged += 1
-            for label in item.groups:
-                seen.setdefault(label, set()).add(item.phone)
-        for label, members in seen.items():
-            report.groups[label] += len(members)
+            unchanged = result not in ("imported", "updated")
+            batches.seen.settle(item.phone, Outcome.UNCHANGED if unchanged else Outcome.CHANGED)

@@ -103,9 +103,12 @@ def test_same_number_in_every_format_is_one_contact(cli: Cli, tmp_path: Path) ->
         encoding="utf-8",
     )
     report = cli.json("contacts", "import", str(path))
-    assert report["imported"] == 1
-    assert report["updated"] + report["unchanged"] == 5
-    assert cli.db_rows("SELECT phone FROM contacts") == [("+254712345678",)]
+    assert (report["imported"], report["updated"], report["unchanged"]) == (1, 0, 0)
+    assert report["duplicates"] == 5
+    assert [(s["where"], s["reason"]) for s in report["skipped"]] == [
+        (f"row {i}", "duplicate of row 2") for i in range(3, 8)
+    ]
+    assert cli.db_rows("SELECT phone, name FROM contacts") == [("+254712345678", "Person 0")]
 
 
 def test_group_flag_and_columns(cli: Cli, tmp_path: Path) -> None:
@@ -215,3 +218,22 @@ def test_db_backup(cli: Cli, tmp_path: Path) -> None:
         assert conn.execute("SELECT phone FROM contacts").fetchall() == [("+254712000401",)]
     code, _, err = cli("db", "backup", str(target))
     assert code != 0 and "already exists" in err
+
+
+def test_repeated_number_is_reported_and_reimport_is_quiet(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "parents.csv"
+    path.write_text(
+        "Name,Phone,Group\nMary Parent,0712000501,class: form 1\n"
+        "Mary Wanjiru,0712000501,class: form 2\n",
+        encoding="utf-8",
+    )
+    for verb in ("imported 1, updated 0, unchanged 0", "imported 0, updated 0, unchanged 1"):
+        code, out, err = cli("contacts", "import", str(path))
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0] == f"parents.csv: {verb}, skipped 1"
+        assert "  skipped row 3: '0712000501': duplicate of row 2" in lines
+        assert any(line.startswith("  repeated numbers 1: the first row") for line in lines)
+    assert cli.db_rows("SELECT name FROM contacts") == [("Mary Parent",)]
+    listed = cli.json("contacts", "list")
+    assert listed[0]["groups"] == ["class:form-1", "class:form-2"]
