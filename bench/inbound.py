@@ -147,12 +147,13 @@ class _Target:
 async def _start_ours(folder: Path, contacts: int) -> tuple[web.AppRunner, _Target, Any]:
     from bot.app import CORE, build_app
     from bot.config import load_config
+    from handlers.routes import add_routes
 
     path = folder / "smsops.toml"
     path.write_text(CONFIG.format(secret=SECRET), encoding="utf-8")
     config = load_config(path)
     await _seed(config, contacts)
-    app = build_app(config)
+    app = build_app(config, mount=add_routes)
     runner, base = await _serve(app)
     core = app[CORE]
 

@@ -132,7 +132,7 @@ def _free_port() -> int:
 
 async def _cli(config: Path, *args: str) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(config), *args,
+        sys.executable, "-m", "handlers", "--config", str(config), *args,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await proc.communicate()
@@ -311,7 +311,7 @@ async def _wait_healthy(url: str, server: asyncio.subprocess.Process) -> None:
 
 def server_command(config: Path) -> list[str]:
     """The server under test: `smsops --config CONFIG serve`."""
-    return [sys.executable, "-m", "bot", "--config", str(config), "serve"]
+    return [sys.executable, "-m", "handlers", "--config", str(config), "serve"]
 
 
 def outbox_states(db: Path) -> dict[str, int]:

@@ -1,7 +1,6 @@
-"""`python -m bot` runs the smsops CLI."""
+"""`python -m bot` only points to the CLI's entry point, which lives with the edges."""
 
 import sys
 
-from bot.cli import main
-
-sys.exit(main())
+print("smsops: run `smsops ...` or `python -m handlers ...` (bot/ is the core)", file=sys.stderr)
+sys.exit(2)

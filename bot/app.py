@@ -14,6 +14,7 @@ from bot import __version__
 from bot.clock import Clock
 from bot.config_types import Config
 from bot.core import Core, build_core
+from bot.fronts import Mount
 from bot.logs import redact_everywhere
 from bot.notify import FanOut
 from gateway.africastalking import AfricasTalkingGateway, build_ssl_context
@@ -37,11 +38,13 @@ ON_CORE = web.AppKey("on_core", list)
 
 
 def build_app(
-    config: Config, *, clock: Clock | None = None, notifier: FanOut | None = None
+    config: Config,
+    *,
+    mount: Mount,
+    clock: Clock | None = None,
+    notifier: FanOut | None = None,
 ) -> web.Application:
-    """Create the application; resources open on start-up and close on clean-up."""
-    from handlers.routes import add_routes
-
+    """Create the app: resources open on start-up, close on clean-up; `mount` adds the routes."""
     redact_everywhere(config.secrets())  # whatever logs a request path or URL, and wherever
     app = web.Application(client_max_size=config.server.max_body_bytes)
     app[CONFIG] = config
@@ -50,7 +53,7 @@ def build_app(
     app[ON_CORE] = []
     app.cleanup_ctx.append(_resources)
     app.router.add_get("/healthz", healthz)
-    add_routes(app, config)
+    mount(app, config)
     return app
 
 

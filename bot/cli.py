@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.cli_modem import register as register_modem
 from bot.cli_ops import register as register_ops
 from bot.config import ConfigError, load_config, resolve_config_path
 from bot.config_types import Config
+from bot.fronts import Fronts
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +32,12 @@ class CliError(Exception):
     """A command failed in a way the user can fix; printed as one line, exit 1."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Exit status when the reader of our output goes away (`smsops contacts list | head -1`): the
+# shell's status for a process killed by SIGPIPE, as other Unix tools give in a pipeline.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
+def build_parser(*, fronts: Fronts) -> argparse.ArgumentParser:
     """The full argument parser with every sub-command registered."""
     parser = argparse.ArgumentParser(prog="smsops", description="SMS chat-ops bot")
     parser.add_argument("--config", help="config file (default: $SMSOPS_CONFIG or ./smsops.toml)")
@@ -40,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_db(sub)
     register_contacts(sub)
     register_broadcasts(sub)
-    register_ops(sub)
-    register_chat(sub)
+    register_ops(sub, fronts=fronts)
+    register_chat(sub, fronts=fronts)
     register_inbound(sub)
     register_modem(sub)
     return parser
@@ -54,9 +61,9 @@ def _setup_logging(verbose: bool, config: Config | None, *, server: bool) -> Non
     setup_logging(level=level, secrets=config.secrets() if config else [])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, fronts: Fronts) -> int:
+    """Run one command with the edges' `fronts`; the exit status (see handlers.entry)."""
+    parser = build_parser(fronts=fronts)
     args = parser.parse_args(argv)
     try:
         config = load_config(resolve_config_path(args.config))
@@ -67,7 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose, config, server=args.command == "serve")
     handler: Handler = args.handler
     try:
-        return asyncio.run(handler(args, config))
+        status = asyncio.run(handler(args, config))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit where it cannot be caught
+        return status
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -82,9 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
 
-def run_cli() -> None:  # pragma: no cover - console script shim
-    """Exit with main()'s status."""
-    sys.exit(main())
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the reader is gone, and Python flushes stdout again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def json_dump(value: Any) -> str:

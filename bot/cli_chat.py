@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+from functools import partial
 from typing import Any
 
 import aiohttp
 
 from bot.config_types import Config
 from bot.errors import UserError
+from bot.fronts import Fronts
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +20,7 @@ _TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _ANY_HOST = ("", "0.0.0.0", "::")
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, *, fronts: Fronts) -> None:
     """Add the chat and telegram commands."""
     chat = sub.add_parser("chat", help="run a chat command on the running server, as a person")
     chat.add_argument("--as", dest="person", required=True, help="person id from config")
@@ -29,14 +31,14 @@ def register(sub: Any) -> None:
         metavar="COMMAND",
         help='e.g. "status 12", "approve 12" or \'club:ict "Meeting at 5pm"\'',
     )
-    chat.set_defaults(handler=chat_cmd)
+    chat.set_defaults(handler=partial(chat_cmd, fronts=fronts))
     tg = sub.add_parser("telegram", help="Telegram set-up").add_subparsers(
         dest="telegram_command", metavar="ACTION", required=True
     )
     hook = tg.add_parser("set-webhook", help="register the webhook URL and its secret at Telegram")
     hook.add_argument("url", nargs="?", help="default: <server.public_url>/telegram/webhook")
     hook.add_argument("--drop-pending-updates", action="store_true")
-    hook.set_defaults(handler=set_webhook_cmd)
+    hook.set_defaults(handler=partial(set_webhook_cmd, fronts=fronts))
 
 
 def join_words(words: list[str]) -> str:
@@ -62,18 +64,16 @@ def server_url(config: Config) -> str:
     return f"http://{host}:{port}"
 
 
-async def chat_cmd(args: argparse.Namespace, config: Config) -> int:
+async def chat_cmd(args: argparse.Namespace, config: Config, *, fronts: Fronts) -> int:
     """Send one command to POST /console/command and print the reply."""
-    from handlers.chat.console import read_console_token, token_path
-
     command = join_words(list(args.words)).strip()
     if not command:
         raise UserError('say what to run, e.g. smsops chat --as dean "status 12"')
-    token = read_console_token(config)
+    token = fronts.console_token(config)
     if token is None:
         raise UserError(
             f"no console token: set [api] console_token, or start `smsops serve` "
-            f"(it writes {token_path(config)})"
+            f"(it writes {fronts.console_token_path(config)})"
         )
     base = (args.url or server_url(config)).rstrip("/")
     headers = {"Authorization": f"Bearer {token}"}
@@ -96,10 +96,8 @@ async def chat_cmd(args: argparse.Namespace, config: Config) -> int:
     return 0 if body.get("ok") else 1
 
 
-async def set_webhook_cmd(args: argparse.Namespace, config: Config) -> int:
+async def set_webhook_cmd(args: argparse.Namespace, config: Config, *, fronts: Fronts) -> int:
     """setWebhook with the configured secret_token, so only Telegram can post updates."""
-    from handlers.chat.telegram import build_bot
-
     settings = config.telegram
     if settings is None:
         raise UserError("no [telegram] section in config")
@@ -108,13 +106,8 @@ async def set_webhook_cmd(args: argparse.Namespace, config: Config) -> int:
     url = args.url or config.server.public_url.rstrip("/") + "/telegram/webhook"
     if not url.startswith("https://"):
         logger.warning("Telegram only delivers webhooks to https:// URLs; %s is not one", url)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-        bot = build_bot(settings, session)
-        await bot.set_webhook(
-            url=url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=["message", "callback_query"],
-            drop_pending_updates=args.drop_pending_updates,
-        )
+    await fronts.set_telegram_webhook(
+        settings, url=url, drop_pending_updates=args.drop_pending_updates
+    )
     print(f"webhook set: {url}")
     return 0

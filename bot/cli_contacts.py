@@ -123,6 +123,7 @@ def _print_report(path: Path, report: ImportReport) -> None:
 async def list_cmd(args: argparse.Namespace, config: Config) -> int:
     """Print contacts, as text lines or one JSON array."""
     db, book = await _book(config)
+    lines: list[str] = []  # printed after the read, so a closed pipe cannot cut it short
     try:
         items = []
         async for c in book.iter_contacts(group=args.group):
@@ -140,11 +141,13 @@ async def list_cmd(args: argparse.Namespace, config: Config) -> int:
                 )
             else:
                 flag = " (opted out)" if c.opted_out_at else ""
-                print(f"{c.phone}  {c.name or '-'}  {' '.join(c.groups)}{flag}")
+                lines.append(f"{c.phone}  {c.name or '-'}  {' '.join(c.groups)}{flag}")
     finally:
         await db.close()
     if args.json:
         print(json.dumps(items, ensure_ascii=False))
+    for line in lines:
+        print(line)
     return 0
 
 

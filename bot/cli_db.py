@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from bot.config_types import Config
+from bot.errors import UserError
 from storage.db import SCHEMA_VERSION, Database
 
 logger = logging.getLogger(__name__)
@@ -42,8 +44,7 @@ async def upgrade(args: argparse.Namespace, config: Config) -> int:
 async def backup(args: argparse.Namespace, config: Config) -> int:
     """Write a consistent copy of the database to FILE while it may be in use."""
     target: Path = args.file
-    if target.is_dir():
-        raise ValueError(f"{target}: is a directory; give a file name")
+    _check_backup_target(target)
     db = await Database.open(config.database_path)
     try:
         await db.backup(target)
@@ -51,3 +52,16 @@ async def backup(args: argparse.Namespace, config: Config) -> int:
         await db.close()
     print(f"backed up {config.database_path} to {target}")
     return 0
+
+
+def _check_backup_target(target: Path) -> None:
+    """Refuse, naming the problem, a target SQLite could only answer 'unable to open'."""
+    if target.is_dir():
+        raise UserError(f"{target}: is a directory; give a file name")
+    folder = target.parent
+    if not folder.exists():
+        raise UserError(f"{target}: directory {folder} does not exist; create it first")
+    if not folder.is_dir():
+        raise UserError(f"{target}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{target}: no permission to create files in {folder}")

@@ -6,17 +6,19 @@ import argparse
 import asyncio
 import logging
 import signal
+from functools import partial
 from typing import Any
 
 from bot.config_types import Config
+from bot.fronts import Fronts
 
 logger = logging.getLogger(__name__)
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, *, fronts: Fronts) -> None:
     """Add serve and the operational commands to the parser."""
     serve = sub.add_parser("serve", help="run the HTTP server, dispatch worker and gateways")
-    serve.set_defaults(handler=serve_cmd)
+    serve.set_defaults(handler=partial(serve_cmd, fronts=fronts))
     gw = sub.add_parser("gateway", help="gateway checks").add_subparsers(
         dest="gateway_command", metavar="ACTION", required=True
     )
@@ -25,13 +27,13 @@ def register(sub: Any) -> None:
     test.set_defaults(handler=gateway_test_cmd)
 
 
-async def serve_cmd(args: argparse.Namespace, config: Config) -> int:
+async def serve_cmd(args: argparse.Namespace, config: Config, *, fronts: Fronts) -> int:
     """Run until SIGINT or SIGTERM, then finish in-flight writes and stop."""
     from aiohttp import web
 
     from bot.app import build_app
 
-    app = build_app(config)
+    app = build_app(config, mount=fronts.mount)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)

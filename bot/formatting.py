@@ -42,6 +42,7 @@ def preview_lines(view: BroadcastView) -> list[str]:
         f"{view.state.replace('_', ' ')}",
         f"To: {p.get('description', view.audience)} — {p.get('recipients', 0)} recipients "
         f"({p.get('opted_out', 0)} opted out skipped)",
+        *([f"From: {view.sender_id} (sender id)"] if view.sender_id else []),
         f"Encoding: {p.get('encoding')}, {_segments(p.get('segments_per_message'))} each, "
         f"{p.get('total_segments')} in all; cost ≈ {p.get('currency')} {_money(p.get('cost'))}",
     ]

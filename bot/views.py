@@ -33,6 +33,7 @@ class BroadcastView:
     expires_at: str | None
     created_at: str
     paused_reason: str | None
+    sender_id: str | None = None  # as asked (--sender), else the configured default, else None
     chat_refs: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
@@ -53,6 +54,7 @@ class BroadcastView:
             "expires_at": self.expires_at,
             "created_at": self.created_at,
             "paused_reason": self.paused_reason,
+            "sender_id": self.sender_id,
         }
 
 
@@ -96,5 +98,6 @@ async def load_view(tx: Any, broadcast_id: int, config: Config) -> BroadcastView
         expires_at=b.expires_at,
         created_at=b.created_at,
         paused_reason=b.paused_reason,
+        sender_id=b.sender_id,
         chat_refs=b.chat_refs,
     )

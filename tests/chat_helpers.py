@@ -18,6 +18,7 @@ from bot.app import CORE, build_app
 from bot.clock import Clock
 from bot.config_types import Config
 from bot.core import Core
+from handlers.routes import add_routes
 from tests.helpers import make_config, seed_contacts
 
 logger = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ async def running(
     config: Config, tmp_path: Path, *, clock: Clock | None = None, seed: bool = True
 ) -> AsyncIterator[TestServer]:
     """The real app on 127.0.0.1 with the small contact list imported."""
-    server = TestServer(build_app(config, clock=clock), host="127.0.0.1")
+    server = TestServer(build_app(config, mount=add_routes, clock=clock), host="127.0.0.1")
     await server.start_server()
     try:
         if seed:

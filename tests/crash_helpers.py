@@ -71,7 +71,7 @@ class Server:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bot",
+                "handlers",
                 "--config",
                 str(self.config),
                 "serve",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.config import ConfigError, load_config
+from handlers.entry import main
 from tests.helpers import write_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,8 +13,8 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.auditing import Auditor
-from bot.cli import main
 from handlers.chat.console import token_path
+from handlers.entry import main
 from tests.chat_helpers import (
     chat_config,
     core_of,

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bot.cli import main
+from handlers.entry import main
 from tests.helpers import CONTACTS_CSV, write_config
 
 logger = logging.getLogger(__name__)

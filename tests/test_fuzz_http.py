@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from bot.app import build_app
+from handlers.routes import add_routes
 from tests.chat_helpers import (
     APPROVER,
     SIGNING_SECRET,
@@ -405,7 +406,7 @@ def test_every_route_is_fuzzed(tmp_path: Path) -> None:
     config = chat_config(
         tmp_path, slack_url="http://127.0.0.1:9/", telegram_url="http://127.0.0.1:9"
     )
-    app = build_app(config)
+    app = build_app(config, mount=add_routes)
     served = {(r.method, res.canonical) for res in app.router.resources() for r in res}
     assert served == set(ROUTES)
 

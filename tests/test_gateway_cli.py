@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
+from handlers.entry import main
 from tests.helpers import AT_KEY, write_config
 from tests.test_serve import free_port
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
+from handlers.entry import main
 from tests.helpers import write_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "contacts"

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main as cli_main
 from bot.clock import FrozenClock
 from bot.core import Core
 from bot.errors import NotFound, UserError
@@ -22,6 +21,7 @@ from bot.phones import PhoneError
 from bot.views import InboxView
 from gateway.base import InboundSms, OutgoingMessage, RecipientResult
 from gateway.simulator import SimulatorGateway
+from handlers.entry import main as cli_main
 from storage import audit
 from storage import inbound as istore
 from tests.helpers import frozen, make_config, open_core, seed_contacts, write_config

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from bot.app import CORE, GATEWAYS, build_app
 from bot.core import Core
 from gateway.simulator import SimulatorGateway
+from handlers.routes import add_routes
 from tests.helpers import CALLBACK_SECRET, make_config, open_core, seed_contacts
 
 Client = TestClient[web.Request, web.Application]
@@ -47,7 +48,7 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
         await seed_contacts(core, tmp_path)
         for label in ("club:ict", "club:chess"):
             await core.book.create_group(label, joinable=True, actor="test")
-    async with TestClient(TestServer(build_app(config), host="127.0.0.1")) as c:
+    async with TestClient(TestServer(build_app(config, mount=add_routes), host="127.0.0.1")) as c:
         yield c
 
 

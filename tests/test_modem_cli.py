@@ -13,8 +13,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.app import CORE, build_app
-from bot.cli import main
 from bot.clock import Clock
+from handlers.entry import main
+from handlers.routes import add_routes
 from storage.db import Database
 from storage.modem_usage import SqlUsageLedger
 from tests.fakes.modem import FakeModem
@@ -34,7 +35,7 @@ def _modem_toml(fakes: list[FakeModem], limit: int) -> str:
 async def test_app_wires_the_modem_health_and_inbound(tmp_path: Path) -> None:
     with fake_modem(tmp_path) as fake:
         config = make_config(tmp_path, primary="modem", extra=_modem_toml([fake], 50))
-        server = TestServer(build_app(config), host="127.0.0.1")
+        server = TestServer(build_app(config, mount=add_routes), host="127.0.0.1")
         await server.start_server()
         try:
             core = server.app[CORE]

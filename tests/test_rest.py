@@ -12,6 +12,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.app import CORE, build_app
+from handlers.routes import add_routes
 from tests.helpers import API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
 
 
@@ -47,7 +48,7 @@ class Api:
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     config = make_config(tmp_path)
-    server = TestServer(build_app(config), host="127.0.0.1")
+    server = TestServer(build_app(config, mount=add_routes), host="127.0.0.1")
     await server.start_server()
     await seed_contacts(server.app[CORE], tmp_path)
     async with ClientSession() as session:

@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from bot.app import CORE, build_app
 from bot.config_types import Config
+from handlers.routes import add_routes
 from tests.helpers import API_TOKEN, make_config, seed_contacts
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class LiveApp:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        runner = web.AppRunner(build_app(self.config))
+        runner = web.AppRunner(build_app(self.config, mount=add_routes))
         await runner.setup()
         try:
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -113,7 +114,7 @@ def api_schema(live: LiveApp) -> OpenApiSchema:
 def test_the_document_covers_every_api_route(live: LiveApp) -> None:
     doc = live.get_json("/api/v1/openapi.json")
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
-    app = build_app(live.config)
+    app = build_app(live.config, mount=add_routes)
     served = {
         (r.method, res.canonical)
         for res in app.router.resources()

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import ClientSession
 
 from bot.app import GATEWAYS
-from bot.cli import main
+from handlers.entry import main
 from tests.chat_helpers import APPROVALS, APPROVER, APPROVER2, STAFF, STRANGER, wait_until
 from tests.conftest import attach_watch
 from tests.helpers import ADMIN_TOKEN, API_TOKEN, DEAN_TOKEN

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.app import CORE, build_app
 from bot.logs import RedactSecrets
+from handlers.routes import add_routes
 from tests.chat_clients import telegram_app
 from tests.chat_helpers import STAFF, TG_TOKEN, wait_until
 from tests.conftest import WATCH, SecretWatch, leaked
@@ -62,7 +63,7 @@ class AtApp:
 async def at_app(tmp_path: Path, csv: str | None = None, extra: str = "") -> AsyncIterator[AtApp]:
     async with FakeAfricasTalking(api_key=AT_KEY) as fake:
         config = make_config(tmp_path, primary="africastalking", at_url=fake.base_url, extra=extra)
-        server = TestServer(build_app(config), host="127.0.0.1")
+        server = TestServer(build_app(config, mount=add_routes), host="127.0.0.1")
         await server.start_server()
         try:
             if csv is not None:

@@ -27,7 +27,7 @@ async def start_server(config: Path) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "handlers",
         "--config",
         str(config),
         "serve",

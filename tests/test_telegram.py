@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.auditing import Auditor
-from bot.cli import main
 from bot.views import InboxView
+from handlers.entry import main
 from tests.chat_clients import telegram_app
 from tests.chat_helpers import (
     APPROVER,
