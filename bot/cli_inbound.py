@@ -92,6 +92,7 @@ async def inbox_list_cmd(args: argparse.Namespace, config: Config) -> int:
         who = f"{r.name} ({r.phone})" if r.name else r.phone
         flags = "" if r.read_at else " [unread]"
         flags += " [opted out]" if r.opted_out else ""
+        flags += " [incomplete: some parts never arrived]" if r.incomplete else ""
         about = f" re broadcast {r.broadcast_id}" if r.broadcast_id is not None else ""
         print(f"{r.id}  {r.received_at[:16].replace('T', ' ')}  {who}{about}{flags}: {r.text}")
     return 0

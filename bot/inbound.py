@@ -31,11 +31,52 @@ from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_TEXT_CHARS", "InboundResult", "InboundService"]
+__all__ = ["MAX_TEXT_CHARS", "InboundResult", "InboundService", "scrub", "scrub_id"]
 
 MAX_TEXT_CHARS = 5000
 MAX_BATCH = 256
 _LETTERS = re.compile(r"[^\W\d_]")
+
+
+def scrub(text: str) -> str:
+    """The text with unpaired surrogates (left by a bad decoder) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # UTF-16 round trip: split pairs heal, lone halves become U+FFFD
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def scrub_id(text: str) -> str:
+    """An id with unpaired surrogates written as escapes, so two such ids stay distinct."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _scrubbed(sms: InboundSms) -> InboundSms:
+    """The SMS with every text field storable: a bad byte must not lose the message."""
+    texts = (sms.provider_id, sms.sender, sms.recipient, sms.text, sms.link_id, sms.network_code)
+    try:
+        for value in texts:
+            if value is not None:
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        logger.warning(
+            "inbound %s: text that is not valid Unicode; replaced", scrub_id(sms.provider_id)
+        )
+        return replace(
+            sms,
+            provider_id=scrub_id(sms.provider_id),
+            sender=scrub(sms.sender),
+            recipient=scrub(sms.recipient),
+            text=scrub(sms.text),
+            link_id=None if sms.link_id is None else scrub(sms.link_id),
+            network_code=None if sms.network_code is None else scrub(sms.network_code),
+        )
+    return sms
 
 
 @dataclass(slots=True)
@@ -71,6 +112,7 @@ class InboundService:
 
     def prepare(self, sms: InboundSms) -> Prepared:
         """Check an SMS and normalise its sender; PhoneError or UserError when it is unusable."""
+        sms = _scrubbed(sms)
         if not sms.provider_id:
             raise UserError("the message has no id")
         if len(sms.text) > MAX_TEXT_CHARS:
@@ -171,6 +213,7 @@ class InboundService:
                     received_at=row.received_at,
                     broadcast_id=row.broadcast_id,
                     opted_out=bool(contact and contact.opted_out),
+                    incomplete=row.incomplete,
                 )
             )
         return plan, views

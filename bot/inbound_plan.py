@@ -18,8 +18,8 @@ from storage.inbound import (
     AuditRow,
     BatchState,
     ContactRow,
+    GroupRow,
     InboundRow,
-    JoinableGroup,
     ReplyRow,
     Writes,
 )
@@ -77,6 +77,9 @@ class _Decision:
     reply: str | None = None  # reply key in the keyword replies
     values: Mapping[str, str] = field(default_factory=dict)
     ignore_optout: bool = False
+    # Sent even past the loop guard (still counted): the opt-out confirmation, which goes once
+    # per opt-out and is the last message the number gets, so it cannot feed a loop.
+    past_guard: bool = False
 
 
 class Planner:
@@ -136,12 +139,13 @@ class Planner:
                 language=language,
                 outcome=decision.outcome,
                 link_id=p.sms.link_id,
+                incomplete=p.sms.incomplete,
             )
         )
         reply, suppressed = None, False
         may_reply = not (contact and contact.opted_out) or decision.ignore_optout
         if decision.reply is not None and language is not None and may_reply:
-            if snap.reply_counts.get(p.phone, 0) >= self.max_replies:
+            if snap.reply_counts.get(p.phone, 0) >= self.max_replies and not decision.past_guard:
                 suppressed = True
                 logger.warning("loop guard: no reply to %s (inbound %d)", p.phone, inbound_id)
             else:
@@ -227,7 +231,7 @@ class Planner:
         if contact is not None and contact.opted_out:
             return _Decision("already_opted_out")  # confirmed once already
         self._consent(p, True, inbound_id, snap, w)
-        return _Decision("opted_out", "optout", ignore_optout=True)
+        return _Decision("opted_out", "optout", ignore_optout=True, past_guard=True)
 
     def _optin(self, p: Prepared, inbound_id: int, snap: BatchState, w: Writes) -> _Decision:
         contact = snap.contacts.get(p.phone)
@@ -239,10 +243,11 @@ class Planner:
     def _join(
         self, p: Prepared, m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes
     ) -> _Decision:
-        listing = self._listing((g.label for g in snap.groups), m.language)
+        joinable = [g for g in snap.groups if g.joinable]
+        listing = self._listing((g.label for g in joinable), m.language)
         if not m.argument:
             return _Decision("join_usage", "join_usage", {"groups": listing})
-        found = resolve_group(m.argument, snap.groups)
+        found = resolve_group(m.argument, joinable)
         if not found:
             values = {"query": m.argument[:MAX_ECHO_CHARS], "groups": listing}
             return _Decision("no_such_group", "no_such_group", values)
@@ -251,10 +256,11 @@ class Planner:
             return _Decision("ambiguous_group", "ambiguous_group", {"groups": listing})
         group = found[0]
         contact = self._contact(p.phone, snap, w)
-        values = {"group": group.label, "name": self._handle(group, snap.groups)}
-        if (contact.id, group.id) in snap.memberships:
-            return _Decision("already_member", "already_member", values)
+        already = (contact.id, group.id) in snap.memberships
         snap.memberships.add((contact.id, group.id))
+        values = {"group": group.label, "name": self._handle(group, self._leavable(contact, snap))}
+        if already:
+            return _Decision("already_member", "already_member", values)
         w.joins.append((contact.id, group.id))
         self._audit(p, "group.join", inbound_id, w, group=group.label)
         return _Decision("joined", "joined", values)
@@ -264,19 +270,21 @@ class Planner:
     ) -> _Decision:
         contact = snap.contacts.get(p.phone)
         mine = [g for g in snap.groups if contact and (contact.id, g.id) in snap.memberships]
+        listing = self._listing((g.label for g in mine), m.language)
         if not m.argument:
-            listing = self._listing((g.label for g in mine), m.language)
             return _Decision("leave_usage", "leave_usage", {"groups": listing})
-        found = resolve_group(m.argument, snap.groups, prefer=(g.id for g in mine))
-        if not found:
-            listing = self._listing((g.label for g in snap.groups), m.language)
-            values = {"query": m.argument[:MAX_ECHO_CHARS], "groups": listing}
-            return _Decision("no_such_group", "no_such_group", values)
+        found = resolve_group(
+            m.argument, self._leavable(contact, snap), prefer=(g.id for g in mine)
+        )
         if len(found) > 1:
             listing = self._listing((g.label for g in found), m.language)
             return _Decision("ambiguous_group", "ambiguous_leave", {"groups": listing})
+        if not found:  # named as typed: whether a group they are not in exists is not said
+            values = {"group": m.argument[:MAX_ECHO_CHARS], "groups": listing}
+            return _Decision("not_member", "not_member", values)
         group = found[0]
-        values = {"group": group.label, "name": self._handle(group, snap.groups)}
+        name = self._handle(group, self._leavable(contact, snap))
+        values = {"group": group.label, "name": name, "groups": listing}
         if contact is None or (contact.id, group.id) not in snap.memberships:
             return _Decision("not_member", "not_member", values)
         snap.memberships.discard((contact.id, group.id))
@@ -285,7 +293,16 @@ class Planner:
         return _Decision("left", "left", values)
 
     @staticmethod
-    def _handle(group: JoinableGroup, groups: Sequence[JoinableGroup]) -> str:
-        """The short name to type for a group: its name when no other joinable group shares it."""
+    def _leavable(contact: ContactRow | None, snap: BatchState) -> list[GroupRow]:
+        """The groups a sender's LEAVE may name: the joinable ones and every one they are in."""
+        return [
+            g
+            for g in snap.groups
+            if g.joinable or (contact is not None and (contact.id, g.id) in snap.memberships)
+        ]
+
+    @staticmethod
+    def _handle(group: GroupRow, groups: Sequence[GroupRow]) -> str:
+        """The short name to type for a group: its name when no other of `groups` shares it."""
         same = sum(1 for g in groups if g.name == group.name)
         return group.name if same == 1 else group.label

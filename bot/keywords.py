@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config_types import KeywordsConfig
-from storage.inbound import JoinableGroup
+from storage.inbound import GroupRow
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +110,8 @@ def render(template: str, values: Mapping[str, str]) -> str:
 
 
 def resolve_group(
-    query: str, groups: Sequence[JoinableGroup], *, prefer: Iterable[int] = ()
-) -> list[JoinableGroup]:
+    query: str, groups: Sequence[GroupRow], *, prefer: Iterable[int] = ()
+) -> list[GroupRow]:
     """Groups a JOIN/LEAVE argument names: `club:ict`, `club ict`, or `ict` alone."""
     q = " ".join(strip_edges(query.casefold()).replace(":", " : ").split()).replace(" : ", ":")
     if not q:

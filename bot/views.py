@@ -70,6 +70,7 @@ class InboxView:
     received_at: str
     broadcast_id: int | None
     opted_out: bool
+    incomplete: bool = False  # some parts of a long message never arrived
 
 
 async def load_view(tx: Any, broadcast_id: int, config: Config) -> BroadcastView:

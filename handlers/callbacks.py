@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.app import CORE
+from bot.inbound import scrub, scrub_id
 from gateway.africastalking_callbacks import parse_delivery_report, parse_inbound
 from handlers.http import read_form, secret_matches
 
@@ -34,37 +35,41 @@ async def at_delivery(request: web.Request) -> web.Response:
 MAX_FORM_FIELDS = 50
 
 
-async def read_strict_form(request: web.Request) -> dict[str, str]:
-    """A form whose text must be valid UTF-8 (aiohttp would put U+FFFD in its place); 400 if not."""
+async def read_sms_form(request: web.Request) -> dict[str, str]:
+    """A urlencoded form read as UTF-8; bytes that are not UTF-8 become U+FFFD, not a refusal.
+
+    An SMS with one garbled character is still a message someone sent: it is kept. In `id`
+    (the key a retried callback is recognised by) they are written as escapes instead, so two
+    ids that differ only there stay two messages.
+    """
     if request.content_type != "application/x-www-form-urlencoded":
         try:
-            return await read_form(request)
+            pairs = list((await read_form(request)).items())
         except LookupError:  # an unknown charset named by a multipart part
             raise web.HTTPBadRequest(text="unknown character set in the form") from None
-    raw = await request.read()
-    try:
-        pairs = parse_qsl(
-            raw.decode("utf-8"),
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except UnicodeDecodeError:
-        raise web.HTTPBadRequest(text="the form is not valid UTF-8") from None
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from None
+    else:
+        try:
+            pairs = parse_qsl(
+                (await request.read()).decode("utf-8", "surrogateescape"),
+                keep_blank_values=True,
+                errors="surrogateescape",
+                max_num_fields=MAX_FORM_FIELDS,
+            )
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from None
     form: dict[str, str] = {}
-    for key, value in pairs:
+    for raw_key, value in pairs:
+        key = scrub(raw_key)
         if key in form:
             raise web.HTTPBadRequest(text=f"field {key}: given more than once")
-        form[key] = value
+        form[key] = scrub_id(value) if key == "id" else scrub(value)
     return form
 
 
 async def at_inbound(request: web.Request) -> web.Response:
     """POST /callbacks/africastalking/{secret}/inbound: store an incoming SMS, then answer 200."""
     _check_secret(request)
-    form = await read_strict_form(request)
+    form = await read_sms_form(request)
     sms = parse_inbound(form)
     result = await request.app[CORE].inbound.handle(sms)
     if result.duplicate:

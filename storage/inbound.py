@@ -32,13 +32,14 @@ class ContactRow:
 
 
 @dataclass(frozen=True, slots=True)
-class JoinableGroup:
-    """A group recipients may JOIN and LEAVE by SMS."""
+class GroupRow:
+    """A group a JOIN or LEAVE may name: joinable ones, and those a sender is already in."""
 
     id: int
     label: str
     kind: str
     name: str
+    joinable: bool = True
 
 
 @dataclass(slots=True)
@@ -59,6 +60,7 @@ class InboundRow:
     outcome: str
     link_id: str | None = None
     broadcast_id: int | None = None
+    incomplete: bool = False  # parts of a long message never came
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ class BatchState:
     reply_counts: dict[str, int]
     next_inbound: int
     next_contact: int
-    groups: list[JoinableGroup] = field(default_factory=list)
+    groups: list[GroupRow] = field(default_factory=list)  # by label
     memberships: set[tuple[int, int]] = field(default_factory=set)
 
 
@@ -130,7 +132,8 @@ async def load_state(
 
     Which (gateway, provider_id) pairs are stored already, the senders' contacts, their
     automatic replies since `since` (the loop guard), the next free ids, and for JOIN/LEAVE
-    the joinable groups and the senders' memberships.
+    the joinable groups, every group a sender is in (any group may be LEFT), and the senders'
+    memberships.
     """
     groups = _GROUP_STATE if with_groups else "NULL, NULL"
     row = (
@@ -160,18 +163,21 @@ async def load_state(
         next_contact=row[4],
     )
     if with_groups:
-        for gid, label in json.loads(row[5]):
+        for gid, label, joinable in json.loads(row[5]):
             kind, _, name = label.partition(":")
-            state.groups.append(JoinableGroup(gid, label, kind, name))
+            state.groups.append(GroupRow(gid, label, kind, name, bool(joinable)))
         state.memberships = {(cid, gid) for cid, gid in json.loads(row[6])}
     return state
 
 
+_MEMBERSHIPS = (
+    "FROM json_each(?2) j JOIN contacts c ON c.phone = j.value "
+    "JOIN memberships m ON m.contact_id = c.id"
+)
 _GROUP_STATE = (
-    "(SELECT json_group_array(json_array(id, label)) FROM (SELECT id, label FROM groups "
-    "WHERE joinable = 1 ORDER BY label)), "
-    "(SELECT json_group_array(json_array(m.contact_id, m.group_id)) FROM json_each(?2) j "
-    "JOIN contacts c ON c.phone = j.value JOIN memberships m ON m.contact_id = c.id)"
+    "(SELECT json_group_array(json_array(id, label, joinable)) FROM (SELECT id, label, joinable "
+    f"FROM groups WHERE joinable = 1 OR id IN (SELECT m.group_id {_MEMBERSHIPS}) ORDER BY label)), "
+    f"(SELECT json_group_array(json_array(m.contact_id, m.group_id)) {_MEMBERSHIPS})"
 )
 
 
@@ -218,7 +224,7 @@ async def apply(tx: Tx, writes: Writes, *, stamp: str) -> None:
         inbound = [
             (r.id, r.gateway, r.provider_id, r.sender, r.recipient, r.text, r.received_at)
             + (r.stored_at, r.contact_id, r.broadcast_id, r.action, r.language, r.outcome)
-            + (r.link_id,)
+            + (r.link_id, int(r.incomplete))
             for r in writes.inbound
         ]
         steps += _insert(tx, _INSERT_INBOUND, inbound)
@@ -245,7 +251,7 @@ _JOIN = "INSERT OR IGNORE INTO memberships (contact_id, group_id, added_at, sour
 _LEAVE = "DELETE FROM memberships WHERE contact_id = ? AND group_id = ?"
 _INSERT_INBOUND = (
     "INSERT INTO inbound (id, gateway, provider_id, sender, recipient, text, received_at, "
-    "stored_at, contact_id, broadcast_id, action, language, outcome, link_id)"
+    "stored_at, contact_id, broadcast_id, action, language, outcome, link_id, incomplete)"
 )
 # The same row format as storage.audit.record.
 _INSERT_AUDIT = "INSERT INTO audit_log (at, actor, action, subject, details)"

@@ -44,6 +44,7 @@ class InboxRow:
     broadcast_id: int | None
     opted_out: bool
     read_at: str | None
+    incomplete: bool = False  # some parts of a long message never arrived
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -57,6 +58,7 @@ class InboxRow:
             "broadcast_id": self.broadcast_id,
             "opted_out": self.opted_out,
             "read_at": self.read_at,
+            "incomplete": self.incomplete,
         }
 
 
@@ -65,6 +67,7 @@ async def inbox(tx: Tx, *, unread_only: bool = False, limit: int = 50) -> list[I
     unread = "AND i.read_at IS NULL " if unread_only else ""
     rows = await tx.fetchall(
         "SELECT i.id, i.gateway, i.sender, i.text, i.received_at, i.broadcast_id, i.read_at, "
+        "i.incomplete, "
         "COALESCE(c.name, '') AS name, c.opted_out_at FROM inbound i "
         "LEFT JOIN contacts c ON c.id = i.contact_id "
         f"WHERE i.outcome = 'inbox' {unread}ORDER BY i.id DESC LIMIT ?",
@@ -81,6 +84,7 @@ async def inbox(tx: Tx, *, unread_only: bool = False, limit: int = 50) -> list[I
             broadcast_id=r["broadcast_id"],
             opted_out=r["opted_out_at"] is not None,
             read_at=r["read_at"],
+            incomplete=bool(r["incomplete"]),
         )
         for r in rows
     ]

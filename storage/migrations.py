@@ -158,4 +158,15 @@ CREATE TABLE modem_usage (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_DISPATCH, V3_INBOUND, V4_MODEM_USAGE]
+# A long message some of whose parts never came (the modem gateway delivers what arrived).
+V5_INBOUND_INCOMPLETE = """
+ALTER TABLE inbound ADD COLUMN incomplete INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: list[str] = [
+    V1_FOUNDATION,
+    V2_DISPATCH,
+    V3_INBOUND,
+    V4_MODEM_USAGE,
+    V5_INBOUND_INCOMPLETE,
+]

@@ -174,12 +174,27 @@ async def test_an_opted_out_number_is_never_opted_back_in_by_other_text(
          "Tuma JIUNGE <kikundi>. Vikundi: club:chess, club:ict, society:chess"),
         (ACHIENG, "Leave ICT.", "left", "You have left club:ict."),
         (ACHIENG, "toka ict", "left", "Umeondoka kwenye club:ict."),
-        (ESTHER, "leave ict", "not_member", "You are not in club:ict."),
+        (ESTHER, "leave ict", "not_member",
+         "You are not in club:ict. Your groups: club:drama, dept:engineering"),
         (CHEBET, "leave chess", "left", "You have left club:chess."),  # the one she is in
         (ESTHER, "leave chess", "ambiguous_group",
          "Which one? club:chess, society:chess. Reply LEAVE with the full name."),
-        (ACHIENG, "LEAVE", "leave_usage", "Reply LEAVE <group>. Your groups: club:ict"),
-        (ESTHER, "toka", "leave_usage", "Tuma TOKA <kikundi>. Vikundi vyako: hakuna"),
+        (ACHIENG, "LEAVE", "leave_usage",
+         "Reply LEAVE <group>. Your groups: club:ict, dept:computing"),
+        (ESTHER, "toka", "leave_usage",
+         "Tuma TOKA <kikundi>. Vikundi vyako: club:drama, dept:engineering"),
+        (STRANGER, "toka", "leave_usage", "Tuma TOKA <kikundi>. Vikundi vyako: hakuna"),
+        # imported into groups nobody may JOIN: LEAVE still takes them out
+        (CHEBET, "leave computing", "left", "You have left dept:computing."),
+        (CHEBET, "LEAVE dept:computing", "left", "You have left dept:computing."),
+        (CHEBET, "leave dept computing", "left", "You have left dept:computing."),
+        (DAVID, "toka engineering", "left", "Umeondoka kwenye dept:engineering."),
+        # not in it: said without telling whether a group they are not in exists
+        (ESTHER, "leave dept:computing", "not_member",
+         "You are not in dept:computing. Your groups: club:drama, dept:engineering"),
+        (ESTHER, "leave hockey", "not_member",
+         "You are not in hockey. Your groups: club:drama, dept:engineering"),
+        (STRANGER, "toka hockey", "not_member", "Hauko kwenye hockey. Vikundi vyako: hakuna"),
         (ESTHER, "help", "help",
          "Test University SMS alerts. Help: Test University. Reply STOP to opt out, JOIN "
          "<group> to join."),
@@ -212,6 +227,39 @@ async def test_join_changes_membership_and_creates_unknown_contacts(core: Core) 
     assert source == []  # left again
 
 
+async def test_leave_takes_a_member_out_of_any_group_they_are_in(
+    core: Core, tmp_path: Path
+) -> None:
+    faith = "+254712345006"
+    await seed_contacts(core, tmp_path, "Name,Phone,Department\nFaith Akinyi,0712345006,ICT\n")
+    joined = await sms(core, faith, "join ict")  # club:ict; she is also in dept:ict
+    assert joined.reply == "You have joined club:ict. Reply LEAVE club:ict to leave."
+    both = await sms(core, faith, "leave ict")
+    assert (both.outcome, both.reply) == (
+        "ambiguous_group", "Which one? club:ict, dept:ict. Reply LEAVE with the full name."
+    )  # fmt: skip
+    left = await sms(core, faith, "LEAVE dept:ict")
+    assert (left.outcome, left.reply) == ("left", "You have left dept:ict.")
+    contact = await core.book.contact(faith)
+    assert contact is not None and contact.groups == ("club:ict",)
+    again = await sms(core, faith, "leave dept:ict")  # no longer hers, and nobody may JOIN it
+    assert (again.outcome, again.reply) == (
+        "not_member", "You are not in dept:ict. Your groups: club:ict"
+    )  # fmt: skip
+    rejoin = await sms(core, faith, "join dept:ict")
+    assert rejoin.outcome == "no_such_group"
+    assert (await sms(core, faith, "leave ict")).outcome == "left"  # (past the loop guard)
+    contact = await core.book.contact(faith)
+    assert contact is not None and contact.groups == ()
+    async with core.db.read() as tx:
+        entries = await audit.entries(tx, subject=faith)
+    assert [(e["action"], e["details"]["group"]) for e in entries if e["action"] != "import"] == [
+        ("group.leave", "club:ict"),
+        ("group.leave", "dept:ict"),
+        ("group.join", "club:ict"),
+    ]
+
+
 @pytest.mark.parametrize(
     "core",
     [
@@ -242,9 +290,18 @@ async def test_loop_guard_suppresses_replies_but_not_actions(
     assert [r.reply is not None for r in results] == [True, True, True, False, False]
     assert [r.reply_suppressed for r in results] == [False, False, False, True, True]
     stop = await sms(core, DAVID, "STOP")
-    assert stop.outcome == "opted_out" and stop.reply is None and stop.reply_suppressed
     assert await opted_out(core, DAVID)  # a STOP is always obeyed
-    assert len(await replies(core, DAVID)) == 3
+    # ... and always confirmed, once: the confirmation is the last message the number gets
+    assert stop.outcome == "opted_out" and not stop.reply_suppressed
+    assert stop.reply and stop.reply.startswith("You will no longer get SMS")
+    sent = await replies(core, DAVID)
+    assert len(sent) == 4 and (sent[-1]["inbound_id"], sent[-1]["ignore_optout"]) == (stop.id, 1)
+    again = await sms(core, DAVID, "STOP")
+    assert again.outcome == "already_opted_out" and again.reply is None
+    start = await sms(core, DAVID, "start")  # the confirmation still counts towards the guard
+    assert start.outcome == "opted_in" and start.reply is None and start.reply_suppressed
+    assert len(await replies(core, DAVID)) == 4
+    await sms(core, DAVID, "stop")
     clock.advance(3601)
     back = await sms(core, DAVID, "start")
     assert back.outcome == "opted_in" and back.reply is not None
@@ -257,6 +314,18 @@ async def test_loop_guard_holds_within_one_batch(tmp_path: Path) -> None:
     async with open_core(config, clock=frozen()) as core:
         results = await asyncio.gather(*(sms(core, ESTHER, "help") for _ in range(6)))
     assert sum(r.reply is not None for r in results) == 2
+
+
+async def test_loop_guard_lets_a_stop_confirmation_through_within_one_batch(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, extra="[keywords]\nmax_auto_replies_per_hour = 2\n")
+    async with open_core(config, clock=frozen()) as core:
+        texts = ["help"] * 4 + ["stop", "start", "stop"]
+        results = await asyncio.gather(*(sms(core, ESTHER, t) for t in texts))
+    assert [r.outcome for r in results[4:]] == ["opted_out", "opted_in", "opted_out"]
+    replied = [r.reply is not None for r in results]
+    assert replied == [True, True, False, False, True, False, True]  # each STOP is confirmed
 
 
 async def test_a_retried_message_is_processed_once(core: Core) -> None:
@@ -288,7 +357,9 @@ async def test_a_batch_decides_like_one_at_a_time(tmp_path: Path) -> None:
         (ACHIENG, "stop"), (ACHIENG, "start"), (BRIAN, "join chess"), (BRIAN, "join club:chess"),
         (BRIAN, "leave chess"), (STRANGER, "stop"), (STRANGER, "hello"), (STRANGER, "anza"),
         (CHEBET, "hi"), (CHEBET, "stop"), (CHEBET, "join ict"), (ESTHER, "JOIN ict"),
-        (ESTHER, "join ict"), (ACHIENG, "help"),
+        (ESTHER, "join ict"), (ACHIENG, "help"), (DAVID, "leave engineering"),
+        (DAVID, "toka engineering"), (DAVID, "leave"), (ESTHER, "leave ict"),
+        (ESTHER, "leave ict"), (ESTHER, "leave engineering"),
     ]  # fmt: skip
     outcomes = []
     for mode in ("sequential", "batched"):

@@ -109,9 +109,6 @@ async def test_real_callback_bodies(
 @pytest.mark.parametrize(
     ("data", "status", "content_type"),
     [
-        (body("inbound_invalid_utf8.txt"), 400, FORM),
-        (b"text=\xff\xfe&from=%2B254712345002&id=x1&to=20880", 400, FORM),  # raw bytes
-        (urlencode({**GOOD, "text": "\ud800"}, errors="surrogatepass"), 400, FORM),
         (body("inbound_missing_from.txt"), 400, FORM),
         (urlencode({k: v for k, v in GOOD.items() if k != "id"}), 400, FORM),
         (urlencode({k: v for k, v in GOOD.items() if k != "to"}), 400, FORM),
@@ -211,6 +208,49 @@ async def test_keywords_work_through_the_route_and_replies_go_out(
     assert contact is not None and contact.opted_out_at is None
     assert contact.groups == ("club:drama", "dept:engineering")
     assert len([s for s in gw.sent if s.phone == phone]) == 5
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (body("inbound_invalid_utf8.txt"), "\ufffd\ufffdhello"),  # %FF%FE: not UTF-8
+        (b"text=caf\xe9+%FF&from=%2B254712345002&id=x1&to=20880", "caf\ufffd \ufffd"),  # raw
+        (urlencode({**GOOD, "text": "a\ud800b"}, errors="surrogatepass"), "a\ufffd\ufffd\ufffdb"),
+        (urlencode({**GOOD, "text": "STOP", "linkId": "\udcff"}, errors="surrogateescape"), "STOP"),
+    ],
+)
+async def test_text_that_is_not_utf8_is_kept_with_replacement_characters(
+    client: Client, data: bytes | str, text: str
+) -> None:
+    status, answer = await post(client, data)
+    assert status == 200 and answer["ok"] is True and answer["duplicate"] is False
+    [row] = await stored(client, "SELECT * FROM inbound WHERE id = ?", answer["id"])
+    assert row["text"] == text and row["sender"] == "+254712345002"
+    if text == "STOP":
+        assert row["outcome"] == "opted_out" and row["link_id"] == "\ufffd"
+        return
+    assert row["outcome"] == "inbox"
+    [listed] = await core_of(client).inbound.inbox()
+    assert listed.text == text
+
+
+async def test_ids_that_are_not_utf8_stay_distinct(client: Client) -> None:
+    answers = []
+    for raw_id in (b"ATXid_%FF", b"ATXid_%FE", b"ATXid_%FF"):
+        data = b"from=%2B254712345002&to=20880&text=hi&id=" + raw_id
+        status, answer = await post(client, data)
+        assert status == 200
+        answers.append(answer)
+    assert [a["duplicate"] for a in answers] == [False, False, True]
+    assert answers[2]["id"] == answers[0]["id"]
+    ids = await stored(client, "SELECT provider_id FROM inbound ORDER BY id")
+    assert [r["provider_id"] for r in ids] == ["ATXid_\\udcff", "ATXid_\\udcfe"]
+
+
+async def test_a_sender_that_is_not_utf8_is_a_4xx(client: Client) -> None:
+    status, answer = await post(client, b"from=%2B2547123%FF5002&to=20880&text=hi&id=s1")
+    assert status == 422 and "sender" in answer["error"]["message"]
+    assert await stored(client, "SELECT id FROM inbound") == []
 
 
 @settings(

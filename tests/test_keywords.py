@@ -10,7 +10,7 @@ from bot.config_types import KeywordsConfig
 from bot.configschema import Reader
 from bot.keyword_defaults import DEFAULT_WORDS, build_keywords
 from bot.keywords import KeywordMatcher, normalise, render, resolve_group, strip_edges
-from storage.inbound import JoinableGroup
+from storage.inbound import GroupRow
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +159,10 @@ def test_normalise_case_folds() -> None:
 
 
 GROUPS = [
-    JoinableGroup(1, "club:ict", "club", "ict"),
-    JoinableGroup(2, "club:chess", "club", "chess"),
-    JoinableGroup(3, "society:chess", "society", "chess"),
-    JoinableGroup(4, "club:ai-ml", "club", "ai-ml"),
+    GroupRow(1, "club:ict", "club", "ict"),
+    GroupRow(2, "club:chess", "club", "chess"),
+    GroupRow(3, "society:chess", "society", "chess"),
+    GroupRow(4, "club:ai-ml", "club", "ai-ml"),
 ]
 
 

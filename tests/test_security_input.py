@@ -145,7 +145,8 @@ async def test_loop_guard_caps_auto_replies_per_number(tmp_path: Path) -> None:
             return int(rows[0]["n"]) == 0
 
         await wait_until(settled, what="the outbox to drain")
-        assert len(app.texts_to(loop)) == 3 and len(app.texts_to(other)) == 1
+        assert len(app.texts_to(loop)) == 4 and len(app.texts_to(other)) == 1
+        assert "START" in app.texts_to(loop)[-1]  # past the guard: the STOP confirmation goes
         rows = await snapshot(core)
         assert len(rows["inbound"]) == len(texts) + 1  # every message is stored
         contact = await core.book.contact(loop)

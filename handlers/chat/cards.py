@@ -197,6 +197,8 @@ def inbox_message(message: InboxView) -> Message:
     if message.opted_out:
         lines.append("This number has opted out (STOP)")
     lines.append(f"“{message.text}”")
+    if message.incomplete:
+        lines.append("(incomplete: some parts never arrived)")
     return Message(tuple(lines), (Button("Reply", "reply", message.phone, "primary"),))
 
 
