@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.clock import Clock
@@ -29,16 +29,19 @@ class Claims:
         settler: Settler,
         clock: Clock,
         new_id: Callable[[], str],
+        caps: Mapping[str, int] | None = None,
     ):
         self.db = db
         self.config = config
         self.settler = settler
         self.clock = clock
         self.new_id = new_id
+        self.caps = dict(caps or {})
 
     async def claim(self, name: str, gw: Gateway, *, state: str) -> Claimed | None:
         """Take the next ready batch for gateway `name` and mark it `state`; None if none."""
         size = min(self.config.dispatch.batch_size, gw.max_recipients_per_request)
+        size = max(1, min(size, self.caps.get(name, size)))
         now = self.clock.now()
         d = self.config.dispatch
         allow_promo = not in_quiet_hours(

@@ -63,7 +63,6 @@ class Dispatcher:
             clock=clock,
             rng=rng or random.Random(),
         )
-        self.claims = Claims(db, config, settler=self.settler, clock=clock, new_id=new_id)
         self.notifier = notifier
         self.limiters = {
             name: GatewayLimiter(
@@ -73,6 +72,12 @@ class Dispatcher:
             )
             for name, limit in config.gateways.rate_limits.items()
         }
+        # A batch is never larger than its gateway's message burst, so the wait before it
+        # leaves stays short (its rows are `sending` meanwhile) and the rate holds.
+        caps = {name: int(lim.messages.burst) for name, lim in self.limiters.items()}
+        self.claims = Claims(
+            db, config, settler=self.settler, clock=clock, new_id=new_id, caps=caps
+        )
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
         self._journal_ready = asyncio.Event()
