@@ -146,7 +146,7 @@ def modem_inbound(holder: list[Core]) -> InboundSink:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = await Database.open(config.database_path)
+    db = await Database.open(config.database_path, cache_mb=config.database_cache_mb)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     app[SESSION] = session
     holder: list[Core] = []

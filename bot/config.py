@@ -25,6 +25,7 @@ from bot.config_sections import (
 from bot.config_types import Config
 from bot.configschema import Reader
 from bot.keyword_defaults import build_keywords
+from storage.db import DEFAULT_CACHE_MB
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def _build(r: Reader, *, path: Path) -> Config | None:
         org.problem("default_region", f"unknown region code {region!r}")
     db = r.table("database")
     db_path = db.text("path", "smsops.db") if db else "smsops.db"
+    cache_mb = db.integer("cache_mb", DEFAULT_CACHE_MB, minimum=1) if db else DEFAULT_CACHE_MB
     people = read_people(r, region=region)
     gateways = read_gateways(r)
     dispatch = read_dispatch(r)
@@ -129,6 +131,7 @@ def _build(r: Reader, *, path: Path) -> Config | None:
         timezone=zone or ZoneInfo("Africa/Nairobi"),
         default_region=region,
         database_path=(path.parent / db_path) if not Path(db_path).is_absolute() else Path(db_path),
+        database_cache_mb=cache_mb,
         server=server,
         gateways=gateways,
         dispatch=dispatch,

@@ -153,6 +153,7 @@ class Config:
     timezone: ZoneInfo
     default_region: str
     database_path: Path
+    database_cache_mb: int
     server: ServerConfig
     gateways: GatewaysConfig
     dispatch: DispatchConfig

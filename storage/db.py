@@ -18,6 +18,7 @@ from storage.migrations import MIGRATIONS
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = len(MIGRATIONS)
+DEFAULT_CACHE_MB = 32  # SQLite page cache per connection, in MB
 
 
 class StorageError(Exception):
@@ -33,7 +34,9 @@ class Database:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, *, migrate: bool = True) -> Database:
+    async def open(
+        cls, path: Path, *, migrate: bool = True, cache_mb: int = DEFAULT_CACHE_MB
+    ) -> Database:
         """Open (creating if needed) the database file and migrate it forward."""
         try:
             if path.is_dir():
@@ -49,7 +52,8 @@ class Database:
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA busy_timeout=5000")
-            await conn.execute("PRAGMA cache_size=-32768")  # 32 MB of page cache
+            # SQLite's page cache grows with the pages read until it holds cache_mb, then stays.
+            await conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
             await conn.execute("PRAGMA wal_autocheckpoint=4000")
             if migrate:
                 await db.migrate()

@@ -18,6 +18,7 @@ def test_example_config_loads() -> None:
     assert config.gateways.primary == "simulator"
     assert config.people["dean"].role == "approver"
     assert config.people["registrar"].phone == "+254712000001"
+    assert config.database_cache_mb == 32
     assert str(config.timezone) == "Africa/Nairobi"
 
 
@@ -68,6 +69,10 @@ def test_env_secret_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         (
             lambda t: t.replace("batch_size = 100", 'batch_size = "many"'),
             "dispatch.batch_size: must be an integer, got str",
+        ),
+        (
+            lambda t: t.replace("[database]\n", "[database]\ncache_mb = 0\n"),
+            "database.cache_mb: must be at least 1",
         ),
         (
             lambda t: t.replace('quiet_hours_start = "00:00"', 'quiet_hours_start = "6pm"'),

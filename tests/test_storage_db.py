@@ -37,3 +37,13 @@ async def test_cancelled_transaction_leaves_connection_usable(
             assert await tx.scalar("SELECT group_concat(x) FROM t") == "2"
     finally:
         await db.close()
+
+
+async def test_page_cache_is_capped_at_cache_mb(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "c.db", cache_mb=3)
+    try:
+        async with db.read() as tx:
+            row = await tx.fetchone("PRAGMA cache_size")
+        assert row is not None and row[0] == -3 * 1024  # negative: KiB, not pages
+    finally:
+        await db.close()
