@@ -17,7 +17,15 @@ from docx import Document
 from openpyxl import Workbook, load_workbook
 
 from bot.contactfiles import ContactFileError, ContactRow, open_contacts, read_contacts
-from bot.contactfiles.columns import Role, classify, group_tag, snake_case, split_phones
+from bot.contactfiles.columns import (
+    Role,
+    classify,
+    group_tag,
+    snake_case,
+    split_phones,
+    table_width,
+)
+from bot.contactfiles.docx import table_cells
 from bot.contactfiles.legacy import NO_TOOL, parse_antiword
 from bot.contactfiles.textscan import find_phones, text_rows
 from bot.contactfiles.xlsx import cell_text
@@ -695,3 +703,43 @@ def test_doc_that_is_really_a_docx(tmp_path: Path) -> None:
 def test_contact_row_defaults() -> None:
     row = ContactRow(row=7, phones=("0712345678",))
     assert (row.where, row.name, row.groups, row.extras) == ("row 7", "", (), {})
+
+
+@pytest.mark.parametrize(
+    ("cells", "width"),
+    [
+        (["Name", "Phone", "", "Club"], 4),
+        (["", "", "Name", "Phone"], 4),
+        (["Name", "Phone", *[""] * 16, "Notes"], 19),
+        (["Name", "Phone", *[""] * 17, "printed 2024-05-06"], 2),
+        (["", ""], 0),
+        ([], 0),
+    ],
+)
+def test_table_width_ignores_a_stray_cell_far_right(cells: list[str], width: int) -> None:
+    assert table_width(cells) == width
+
+
+def test_word_table_cells_match_python_docx(tmp_path: Path) -> None:
+    """Merged cells read like python-docx's row.cells (spans repeated, merges carried down)."""
+    document = Document()
+    table = document.add_table(rows=5, cols=4)
+    for r, row in enumerate(table.rows):
+        for c, cell in enumerate(row.cells):
+            cell.text = f"r{r}c{c}"
+    table.cell(1, 0).merge(table.cell(3, 0))
+    table.cell(1, 1).merge(table.cell(1, 2))
+    table.cell(2, 1).merge(table.cell(3, 2))
+    run = table.cell(4, 3).paragraphs[0].add_run("a")
+    run.add_tab()
+    run.add_text("b")
+    run.add_break()
+    table.cell(4, 3).add_paragraph("second paragraph")
+    path = tmp_path / "merged.docx"
+    document.save(str(path))
+    reread = Document(str(path)).tables[0]
+    expected = [[cell.text for cell in row.cells] for row in reread.rows]
+    assert table_cells(reread, number=1, shown=path) == expected
+    assert expected[3][0] == expected[1][0] == "r1c0\nr2c0\nr3c0"  # carried down the merge
+    assert expected[2][1] == expected[2][2] == "r2c1\nr2c2\nr3c1\nr3c2"  # repeated across
+    assert expected[4][3] == "r4c3a\tb\n\nsecond paragraph"

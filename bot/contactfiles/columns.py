@@ -14,6 +14,8 @@ logger = logging.getLogger(__name__)
 
 #: How many leading rows are searched for the header row (title lines may come first).
 HEADER_SEARCH_ROWS = 10
+#: A run of more blank cells than this ends a row's table: a stray cell far right is no column.
+COLUMN_GAP = 16
 #: The names a "no phone column" message says were looked for.
 LOOKED_FOR = "phone, mobile, msisdn, tel, telephone, Phone 1 - Value"
 
@@ -240,6 +242,19 @@ def find_header(rows: Sequence[Sequence[str]]) -> int | None:
         if any(classify(cell) is Role.PHONE for cell in cells if cell and cell.strip()):
             return index
     return None
+
+
+def table_width(cells: Sequence[str], *, gap: int = COLUMN_GAP) -> int:
+    """Return how many leading cells form the table: none after a run of over `gap` blanks."""
+    width = blanks = 0
+    for index, cell in enumerate(cells):
+        if cell.strip():
+            width, blanks = index + 1, 0
+        elif width:
+            blanks += 1
+            if blanks > gap:
+                break
+    return width
 
 
 def first_nonblank(rows: Sequence[Sequence[str]]) -> Sequence[str]:

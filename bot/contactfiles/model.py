@@ -14,6 +14,9 @@ logger = logging.getLogger(__name__)
 
 ProgressUnit = Literal["bytes", "rows", "blocks"]
 
+#: Most rows one Excel sheet or Word table may hold: Excel's own limit.
+MAX_ROWS = 1_048_576
+
 
 @dataclass(frozen=True)
 class ContactRow:

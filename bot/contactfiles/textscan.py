@@ -112,6 +112,8 @@ def table_rows(table: list[list[str]], *, number: int) -> Iterator[ContactRow]:
     """Yield the contacts of one table: by its header if it has a phone column, else loosely."""
     located = locate_header(table)
     for index, cells in enumerate(table, start=1):
+        if not cells:
+            continue
         where = f"table {number} row {index}"
         if located is None:
             contact = loose_row(cells, row=index, where=where)

@@ -22,11 +22,17 @@ from bot.contactfiles.columns import (
     first_nonblank,
     locate_header,
     no_phone_column,
+    table_width,
 )
-from bot.contactfiles.model import ContactFileError, ContactRow, ContactSource
+from bot.contactfiles.model import MAX_ROWS, ContactFileError, ContactRow, ContactSource
 from bot.contactfiles.zipguard import check_zip
 
 logger = logging.getLogger(__name__)
+
+#: Columns read past the header's last one; what they hold is kept as column_N extras.
+COLUMN_MARGIN = 8
+#: A sheet ends after this many empty rows in a row (beyond is formatting or a stray cell).
+EMPTY_RUN = 1000
 
 #: Errors openpyxl raises on a damaged workbook (XML errors are SyntaxError subclasses).
 BROKEN_FILE_ERRORS = (
@@ -63,11 +69,19 @@ def cell_text(value: Any) -> str:
 
 
 def sheet_values(
-    ws: ReadOnlyWorksheet, *, min_row: int = 1, max_row: int | None = None
+    ws: ReadOnlyWorksheet,
+    *,
+    min_row: int = 1,
+    max_row: int | None = None,
+    max_col: int | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    """Return an iterator over a read-only sheet's rows as tuples of cell values."""
+    """Return an iterator over a read-only sheet's rows as tuples of cell values.
+
+    Without max_col each row is as wide as its last cell; the sheet's declared dimension is
+    ignored (see XlsxSource), so nothing is padded out to it.
+    """
     rows: Iterator[tuple[Any, ...]] = ws.iter_rows(  # type: ignore[misc]
-        min_row=min_row, max_row=max_row, values_only=True
+        min_row=min_row, max_row=max_row, max_col=max_col, values_only=True
     )
     return rows
 
@@ -94,7 +108,7 @@ class XlsxSource(ContactSource):
             self._book = load_workbook(path, read_only=True, data_only=True)
         except BROKEN_FILE_ERRORS as exc:
             raise _broken(path, exc) from exc
-        self._sheets: list[tuple[ReadOnlyWorksheet, int, HeaderMap]] = []
+        self._sheets: list[tuple[ReadOnlyWorksheet, int, HeaderMap, int]] = []
         self._done = 0
         try:
             self._pick_sheets(path, sheet)
@@ -104,7 +118,7 @@ class XlsxSource(ContactSource):
         except BaseException:
             self.close()
             raise
-        total = sum(ws.max_row or 0 for ws, _, _ in self._sheets)
+        total = sum(min(rows, MAX_ROWS) for *_, rows in self._sheets)
         self.total_hint = total or None
 
     def _pick_sheets(self, path: Path, wanted: str | None) -> None:
@@ -120,10 +134,14 @@ class XlsxSource(ContactSource):
             sheets = chosen
         found: list[str] = []
         for ws in sheets:
-            head = [
-                [cell_text(v) for v in values]
-                for values in sheet_values(ws, max_row=HEADER_SEARCH_ROWS)
-            ]
+            # A sheet's <dimension> is only a claim (A1:XFD1048576 after a stray format); trusted,
+            # openpyxl pads every row to its width. Kept as a progress hint, never for reading.
+            declared = ws.max_row or 0
+            ws.reset_dimensions()
+            head: list[list[str]] = []
+            for values in sheet_values(ws, max_row=HEADER_SEARCH_ROWS):
+                cells = [cell_text(v) for v in values]
+                head.append(cells[: table_width(cells)])
             located = locate_header(head)
             if located is None:
                 cells = [c for c in first_nonblank(head) if c.strip()]
@@ -132,7 +150,8 @@ class XlsxSource(ContactSource):
                 if wanted is not None:
                     raise ContactFileError(path, no_phone_column(cells), where=f"sheet {ws.title}")
                 continue
-            self._sheets.append((ws, located[0] + 1, located[1]))
+            start, header = located
+            self._sheets.append((ws, start + 1, header, declared))
         if not self._sheets:
             if not found:
                 raise ContactFileError(path, "workbook has no worksheets")
@@ -152,21 +171,39 @@ class XlsxSource(ContactSource):
         super().close()
 
     def __iter__(self) -> Iterator[ContactRow]:
-        for ws, first_row, header in self._sheets:
-            rows = sheet_values(ws, min_row=first_row)
-            number = first_row
-            while True:
-                try:
-                    values = next(rows, None)
-                except BROKEN_FILE_ERRORS as exc:
-                    where = f"sheet {ws.title} row {number}"
-                    raise _broken(self.path, exc, where=where) from exc
-                if values is None:
-                    break
-                self._done += 1
+        for ws, first_row, header, _ in self._sheets:
+            yield from self._sheet_rows(ws, first_row, header)
+
+    def _sheet_rows(
+        self, ws: ReadOnlyWorksheet, first_row: int, header: HeaderMap
+    ) -> Iterator[ContactRow]:
+        """Rows of one sheet, as wide as its header plus a margin, until a long empty run."""
+        rows = sheet_values(ws, min_row=first_row, max_col=len(header.roles) + COLUMN_MARGIN)
+        number, empty = first_row - 1, 0
+        while True:
+            try:
+                values = next(rows, None)
+            except BROKEN_FILE_ERRORS as exc:
+                where = f"sheet {ws.title} row {number + 1}"
+                raise _broken(self.path, exc, where=where) from exc
+            if values is None:
+                return
+            number += 1
+            self._done += 1
+            contact = None
+            if any(v is not None for v in values):
                 cells = [cell_text(v) for v in values]
-                where = f"sheet {ws.title} row {number}"
-                contact = header.build(cells, row=number, where=where)
-                number += 1
-                if contact is not None:
-                    yield contact
+                contact = header.build(cells, row=number, where=f"sheet {ws.title} row {number}")
+            if contact is None:
+                empty += 1
+                if empty >= EMPTY_RUN:
+                    logger.info("%s: sheet %r ends: %d empty rows", self.path, ws.title, empty)
+                    return
+                continue
+            empty = 0
+            if number > MAX_ROWS:
+                raise self.error(
+                    f"more than {MAX_ROWS:,} rows (the most a sheet holds); split it",
+                    where=f"sheet {ws.title}",
+                )
+            yield contact
