@@ -22,6 +22,7 @@ from bot.errors import Forbidden, NotFound, UserError
 from bot.notify import Notifier
 from bot.phones import PhoneNormaliser
 from bot.planner import Planner
+from bot.sender_ids import check_sender_id
 from bot.views import BroadcastView, load_view
 from storage import audit, outbox
 from storage import broadcasts as store
@@ -66,6 +67,8 @@ class BroadcastService:
         """Create a broadcast from an audience expression and a text, and return its preview."""
         if kind not in KINDS:
             raise UserError(f"unknown kind {kind!r}: use {' or '.join(KINDS)}")
+        if sender_id:
+            check_sender_id(sender_id)
         now = self.clock.now()
         if send_at is not None and send_at < now - timedelta(minutes=1):
             raise UserError(f"the send time {send_at.isoformat()} is in the past")
