@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from bot.broadcasts import BroadcastService
@@ -57,6 +58,7 @@ class ChatNotifier:
         approvals: Ref | None,
         inbox: Ref | None,
         interval: float = TRAILING_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self.surface = surface
         self.platform = surface.platform
@@ -65,6 +67,7 @@ class ChatNotifier:
         self.approvals = approvals
         self.inbox_to = inbox
         self.interval = interval
+        self.monotonic = monotonic
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._timers: dict[int, asyncio.Task[None]] = {}
@@ -147,11 +150,11 @@ class ChatNotifier:
             thread = self._thread(item)
             if thread is None:
                 return
-            due = time.monotonic() - self._last.get(item.id, -1e9) >= self.interval
-            if kind == "refresh" or due:
+            wait = self._last.get(item.id, -1e9) + self.interval - self.monotonic()
+            if wait <= 0:
                 await self._counts(item, thread)
-            if kind == "progress":
-                self._kick(item.id)
+            if kind == "progress" or wait > 0:  # a refresh comes when the next edit is due
+                self._kick(item.id, delay=wait if wait > 0 else self.interval)
         elif kind == "inbox" and self.inbox_to is not None:
             await self.surface.post(self.inbox_to, cards.inbox_message(item))
         elif kind == "alert" and self.approvals is not None:
@@ -217,16 +220,22 @@ class ChatNotifier:
         self, view: BroadcastView, thread: Ref, *, slot: str, msg: Message
     ) -> None:
         """Edit the thread's progress or summary message, posting it the first time."""
-        self._last[view.id] = time.monotonic()
-        _cap(self._last)
         key = f"{slot}:{view.id}"
         if thread.get(slot):
-            await self._show(key, thread[slot], message=msg)
+            if self._shown.get(key) != msg.signature():
+                self._stamp(view.id)
+                await self._show(key, thread[slot], message=msg)
             return
+        self._stamp(view.id)
         thread[slot] = await self.surface.reply(thread["root"], msg)
         self._shown[key] = msg.signature()
         _cap(self._shown)
         await self.broadcasts.set_chat_ref(view.id, self.platform, thread)
+
+    def _stamp(self, broadcast_id: int) -> None:
+        """Note when this broadcast's thread was last posted to or edited."""
+        self._last[broadcast_id] = self.monotonic()
+        _cap(self._last)
 
     async def _show(self, key: str, ref: Ref, *, message: Message) -> None:
         if self._shown.get(key) == message.signature():
@@ -234,15 +243,15 @@ class ChatNotifier:
         await self.surface.edit(ref, message)
         self._shown[key] = message.signature()
 
-    def _kick(self, broadcast_id: int) -> None:
+    def _kick(self, broadcast_id: int, *, delay: float) -> None:
         """Schedule one trailing refresh, so the last counts always land."""
         if broadcast_id not in self._timers and not self._closing:
-            task = asyncio.create_task(self._later(broadcast_id), name="notify-refresh")
+            task = asyncio.create_task(self._later(broadcast_id, delay), name="notify-refresh")
             self._timers[broadcast_id] = task
 
-    async def _later(self, broadcast_id: int) -> None:
+    async def _later(self, broadcast_id: int, delay: float) -> None:
         try:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(delay)
             view = await self.broadcasts.view(broadcast_id)
             self._queue.put_nowait(("refresh", view))
         except asyncio.CancelledError:
