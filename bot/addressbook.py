@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from bot.clock import Clock
 from bot.errors import NotFound, UserError
@@ -73,12 +74,17 @@ class AddressBook:
         async with self.db.read() as tx:
             return await store.get_contact(tx, phone)
 
-    async def iter_contacts(self, *, group: str | None = None) -> AsyncIterator[store.Contact]:
+    async def iter_contacts(
+        self, *, group: str | None = None
+    ) -> AsyncGenerator[store.Contact, None]:
         """Stream contacts, optionally of one existing group."""
         if group is not None:
             group = check_label(group)
             if group not in {g.label for g in await self.groups()}:
                 raise UserError(f"no group {group}")
-        async with self.db.read() as tx:
-            async for contact in store.iter_contacts(tx, group=group):
+        async with (
+            self.db.read() as tx,
+            contextlib.aclosing(store.iter_contacts(tx, group=group)) as rows,
+        ):
+            async for contact in rows:  # closed here, inside the read, if the caller stops
                 yield contact

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -126,22 +127,24 @@ async def list_cmd(args: argparse.Namespace, config: Config) -> int:
     lines: list[str] = []  # printed after the read, so a closed pipe cannot cut it short
     try:
         items = []
-        async for c in book.iter_contacts(group=args.group):
-            if args.json:
-                items.append(
-                    {
-                        "phone": c.phone,
-                        "name": c.name,
-                        "first_name": c.first_name,
-                        "groups": list(c.groups),
-                        "extra": c.extra,
-                        "opted_out_at": c.opted_out_at,
-                        "optout_source": c.optout_source,
-                    }
-                )
-            else:
-                flag = " (opted out)" if c.opted_out_at else ""
-                lines.append(f"{c.phone}  {c.name or '-'}  {' '.join(c.groups)}{flag}")
+        # aclosing: an error or Ctrl-C mid-loop ends the read (and frees the db) before close
+        async with contextlib.aclosing(book.iter_contacts(group=args.group)) as stream:
+            async for c in stream:
+                if args.json:
+                    items.append(
+                        {
+                            "phone": c.phone,
+                            "name": c.name,
+                            "first_name": c.first_name,
+                            "groups": list(c.groups),
+                            "extra": c.extra,
+                            "opted_out_at": c.opted_out_at,
+                            "optout_source": c.optout_source,
+                        }
+                    )
+                else:
+                    flag = " (opted out)" if c.opted_out_at else ""
+                    lines.append(f"{c.phone}  {c.name or '-'}  {' '.join(c.groups)}{flag}")
     finally:
         await db.close()
     if args.json:
@@ -160,7 +163,8 @@ async def export_cmd(args: argparse.Namespace, config: Config) -> int:
     count = 0
     tmp = target.with_name(target.name + ".partial")
     try:
-        contacts = [c async for c in book.iter_contacts(group=args.group)]
+        async with contextlib.aclosing(book.iter_contacts(group=args.group)) as stream:
+            contacts = [c async for c in stream]
         extras = sorted({k for c in contacts for k in c.extra})
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)

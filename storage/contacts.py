@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -228,7 +228,7 @@ async def get_contact(tx: Tx, phone: str) -> Contact | None:
     return _row_contact(r, tuple(g["label"] for g in groups))
 
 
-async def iter_contacts(tx: Tx, *, group: str | None = None) -> AsyncIterator[Contact]:
+async def iter_contacts(tx: Tx, *, group: str | None = None) -> AsyncGenerator[Contact, None]:
     """Stream contacts ordered by id, optionally those in one group, with their labels."""
     where = ""
     params: tuple[str, ...] = ()
