@@ -129,7 +129,7 @@ class ATChannel:
             pending = self._begin(command, expect)
             try:
                 await self._write(command.encode("ascii") + b"\r")
-                return await self._wait(pending.done, within=within, command=command, written=False)
+                return await self._wait(pending, within=within, written=False)
             finally:
                 if not pending.done.done():
                     pending.done.cancel()
@@ -166,7 +166,7 @@ class ATChannel:
                     await self._write(ESC)  # leave the prompt state if it comes late
                     raise ATTimeout(f"{command}: no '> ' prompt within {prompt_within}s")
                 await self._write(pdu.encode("ascii") + CTRL_Z, payload=True)
-                return await self._wait(pending.done, within=within, command=command, written=True)
+                return await self._wait(pending, within=within, written=True)
             except PortClosed as exc:
                 raise PortClosed(str(exc), written=pending.data_written) from exc
             finally:
@@ -184,15 +184,15 @@ class ATChannel:
         self._pending = pending
         return pending
 
-    async def _wait(
-        self, fut: asyncio.Future[list[str]], *, within: float, command: str, written: bool
-    ) -> list[str]:
+    async def _wait(self, pending: _Pending, *, within: float, written: bool) -> list[str]:
         try:
             async with asyncio.timeout(within):  # not wait_for: it can swallow a cancel
-                return await asyncio.shield(fut)
+                return await asyncio.shield(pending.done)
         except TimeoutError:
             raise ATTimeout(
-                f"{self.name}: {command}: no final result within {within}s", written=written
+                f"{self.name}: {pending.command}: no final result within {within}s",
+                written=written,
+                lines=pending.lines,  # e.g. +CMGS: <mr> when only the OK went missing
             ) from None
 
     async def _write(self, data: bytes, *, payload: bool = False) -> None:

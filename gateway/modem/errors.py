@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from typing import Final
 
 logger = logging.getLogger(__name__)
@@ -66,9 +67,10 @@ class CmsError(ATError):
 class ATTimeout(ATError):
     """No final result within the time allowed; the channel is out of step."""
 
-    def __init__(self, message: str, *, written: bool = False):
+    def __init__(self, message: str, *, written: bool = False, lines: Sequence[str] = ()):
         super().__init__(message)
         self.written = written  # True when the command's data had been written
+        self.lines = tuple(lines)  # the information lines that came before time ran out
 
 
 class PortClosed(ATError):

@@ -17,7 +17,7 @@ from gateway.modem.at import ATChannel
 from gateway.modem.errors import ATError, ATTimeout, PortClosed
 from gateway.modem.jobs import SendJob, settle
 from gateway.modem.reports import ReportTracker
-from gateway.modem.sending import Sent, lost, refused, submit_part
+from gateway.modem.sending import Sent, lost, refused, sent_before_timeout, submit_part
 from gateway.modem.spec import ModemSettings, ModemSpec
 from gateway.pdu import encode_submit
 
@@ -65,7 +65,15 @@ class Outgoing:
                 mrs.append(await submit_part(channel, pdu, settings=self.settings))
                 self.parts_sent += 1
         except (PortClosed, ATTimeout) as exc:
-            settle(job, lost(self.spec.id, exc, done=len(mrs)))
+            mr = sent_before_timeout(exc)  # +CMGS: <mr> came, then no OK: this part went
+            if mr is not None:
+                mrs.append(mr)
+                self.parts_sent += 1
+            if mr is not None and len(mrs) == len(pdus):
+                logger.warning("%s: %s after +CMGS: %d; counted as sent", self.spec.id, exc, mr)
+                self._accepted(job, mrs, parts=len(pdus))
+            else:
+                settle(job, lost(self.spec.id, exc, done=len(mrs)))
             raise  # the channel is gone or out of step: reconnect
         except asyncio.CancelledError:  # stopped mid-send: it may have gone once a PDU was out
             settle(job, self._stopped(written=channel.payloads != payloads))
@@ -77,13 +85,17 @@ class Outgoing:
             return
         finally:
             self._next_send_at = self._mono() + self.spec.pace_seconds
+        self._accepted(job, mrs, parts=len(pdus))
+
+    def _accepted(self, job: SendJob, mrs: list[int], *, parts: int) -> None:
+        """Settle a job every part of which the modem took, tracking its references."""
         provider_id = f"{self.spec.id}-{uuid.uuid4().hex}"
         self.tracker.sent(provider_id, job.phone, mrs=[mr for mr in mrs if mr >= 0])
         status = "+CMGS: " + ",".join(str(mr) for mr in mrs)
         result = RecipientResult(
-            job.phone, SendOutcome.ACCEPTED, provider_id, status=status, segments=len(pdus)
+            job.phone, SendOutcome.ACCEPTED, provider_id, status=status, segments=parts
         )
-        settle(job, Sent(result, len(pdus)))
+        settle(job, Sent(result, parts))
 
     async def _pace(self, job: SendJob) -> bool:
         """Wait until the pace allows the next send; False if the caller stopped waiting."""

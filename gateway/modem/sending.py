@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.base import GatewayAmbiguousError, GatewayError, RecipientResult, SendOutcome
@@ -49,13 +50,28 @@ async def submit_part(channel: ATChannel, pdu: SubmitPdu, *, settings: ModemSett
                 raise
             logger.info("%s: %s; retrying in %.1fs", channel.name, exc, settings.busy_delay_seconds)
             await asyncio.sleep(settings.busy_delay_seconds)
+    mr = message_reference(lines)
+    if mr is None:
+        logger.warning("%s: sent, but no +CMGS: <mr> in %r", channel.name, lines)
+        return -1
+    return mr
+
+
+def message_reference(lines: Sequence[str]) -> int | None:
+    """The <mr> of a `+CMGS: <mr>` line among a command's information lines, if any."""
     for line in lines:
         if line.startswith("+CMGS:"):
             fields = int_fields(line.partition(":")[2])
             if fields:
                 return fields[0]
-    logger.warning("%s: sent, but no +CMGS: <mr> in %r", channel.name, lines)
-    return -1
+    return None
+
+
+def sent_before_timeout(exc: PortClosed | ATTimeout) -> int | None:
+    """The <mr> when a part's PDU was written and +CMGS: <mr> came, but then no OK: it went."""
+    if isinstance(exc, ATTimeout) and exc.written:
+        return message_reference(exc.lines)
+    return None
 
 
 def refused(

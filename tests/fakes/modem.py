@@ -5,8 +5,9 @@ It echoes until ATE0 (and the ATZ before it), sprinkles Huawei's unsolicited lin
 the "> " prompt without a line end, decodes every SMS-SUBMIT with gateway.pdu, answers
 +CMGS: <mr>, produces status reports (+CDS or stored with +CDSI, following AT+CNMI),
 keeps received SMS in SIM storage (+CMTI, AT+CMGR/CMGL/CMGD), and can be PIN-locked,
-refuse settings, fail sends with +CMS ERROR, be busy, vanish mid-send, or put unsolicited
-lines and line ends right after the prompt (see modem_faults.Faults).
+refuse settings, fail sends with +CMS ERROR, be busy, vanish mid-send, lose the OK after
++CMGS: <mr>, or put unsolicited lines and line ends right after the prompt (see
+modem_faults.Faults).
 """
 
 from __future__ import annotations
@@ -278,7 +279,11 @@ class FakeModem(PtyPort):
         if f.silent:
             f.silent -= 1
             return
-        self._send([f"+CMGS: {mr}"])
+        if f.swallow_ok and len(self.submitted) > f.swallow_ok_from:
+            f.swallow_ok -= 1
+            self.write(f"\r\n+CMGS: {mr}\r\n".encode())  # sent, but the final OK is lost
+        else:
+            self._send([f"+CMGS: {mr}"])
         if self.reports and decoded.status_report_requested:
             self._report(build_status_report(mr, decoded.number), None)
 

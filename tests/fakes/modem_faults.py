@@ -44,6 +44,8 @@ class Faults:
     vanish_before_prompt: int = 0  # unplug on AT+CMGS= before the prompt
     vanish_from: int = 0  # the vanish faults wait until this many parts were taken
     silent: int = 0  # take the PDU and never answer
+    swallow_ok: int = 0  # answer +CMGS: <mr> but never the OK after it (n sends)
+    swallow_ok_from: int = 0  # swallow_ok waits until this many parts were taken
     # per destination number, answers used instead of +CMGS on its next sends, in order
     # (e.g. "+CMS ERROR: 500", "+CME ERROR: 14"); more precise than the queues above
     number_errors: dict[str, deque[str]] = field(default_factory=dict)
