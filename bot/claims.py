@@ -12,7 +12,7 @@ from bot.schedule import in_quiet_hours
 from bot.settle import Settler
 from gateway.base import Gateway
 from storage import journal, outbox
-from storage.db import Database
+from storage.db import Conn, Database
 from storage.outbox import Claimed
 
 logger = logging.getLogger(__name__)
@@ -47,29 +47,22 @@ class Claims:
         allow_promo = not in_quiet_hours(
             now, start=d.quiet_start, end=d.quiet_end, zone=self.config.timezone
         )
-        marked: int | None = None
-        async with self.db.transaction() as tx:
-            batch = await outbox.claim(
-                tx,
-                now=now.timestamp(),
-                gateway=name,
-                batch_id=self.new_id(),
-                limit=size,
-                allow_promo=allow_promo,
-                stamp=now.isoformat(),
-                state=state,
-            )
-            bid = batch.broadcast_id if batch is not None else None
-            if (
-                bid is not None
-                and batch is not None
-                and batch.ids
-                and bid not in self.settler.marked
-            ):
-                await self.settler.mark_sending(tx, bid, stamp=now.isoformat())
-                marked = bid
-        if marked is not None:  # remembered only once committed
-            self.settler.marked.add(marked)
+        stamp = now.isoformat()
+        batch = await self.db.run(
+            outbox.claim_rows,
+            now=now.timestamp(),
+            gateway=name,
+            batch_id=self.new_id(),
+            limit=size,
+            allow_promo=allow_promo,
+            stamp=stamp,
+            state=state,
+        )
+        bid = batch.broadcast_id if batch is not None else None
+        if bid is not None and batch is not None and batch.ids and bid not in self.settler.marked:
+            async with self.db.transaction() as tx:
+                await self.settler.mark_sending(tx, bid, stamp=stamp)
+            self.settler.marked.add(bid)  # remembered only once committed
         if batch is not None and not batch.ids:  # every row in it had opted out
             await self.settler.after_batch(batch.broadcast_id)
         return batch
@@ -89,9 +82,14 @@ class Claims:
         reply or one-to-one message instead (then `ahead` goes back to the queue).
         """
         stamp = self.clock.now().isoformat()
+        now = self.clock.now().timestamp()
+        if not (urgent and ahead.broadcast_id is not None):
+            # the usual case: re-check `ahead` and journal, all in one hop to the database
+            return await self.db.run(
+                _promote_in, name=name, batch=batch, plan=plan, ahead=ahead, stamp=stamp
+            )
         async with self.db.transaction() as tx:
-            now = self.clock.now().timestamp()
-            if urgent and ahead.broadcast_id is not None and await outbox.urgent_ready(tx, now=now):
+            if await outbox.urgent_ready(tx, now=now):
                 await outbox.release(tx, ahead.batch_id, stamp=stamp)
                 following = await outbox.claim(
                     tx,
@@ -104,8 +102,6 @@ class Claims:
                 )
             else:
                 following = await outbox.sendable(tx, ahead, stamp=stamp)
-            # One row both settles this batch and names the one about to leave: after a crash
-            # that one is `unknown`, never resent.
             await journal.add(
                 tx,
                 batch_id=batch.batch_id,
@@ -121,3 +117,21 @@ class Claims:
         """Give a reserved batch back to the queue (its request never left)."""
         async with self.db.transaction() as tx:
             await outbox.release(tx, batch.batch_id, stamp=self.clock.now().isoformat())
+
+
+def _promote_in(
+    conn: Conn, *, name: str, batch: Claimed, plan: dict[str, Any], ahead: Claimed, stamp: str
+) -> Claimed | None:
+    following = outbox.sendable_in(conn, batch=ahead, stamp=stamp)
+    # One row both settles this batch and names the one about to leave: after a crash that
+    # one is `unknown`, never resent.
+    journal.add_in(
+        conn,
+        batch_id=batch.batch_id,
+        gateway=name,
+        broadcast_id=batch.broadcast_id,
+        outcome=plan,
+        next_batch_id=following.batch_id if following else None,
+        stamp=stamp,
+    )
+    return following

@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.applier import JournalApplier
 from bot.broadcasts import BroadcastService
 from bot.claims import Claims
 from bot.clock import Clock
@@ -24,14 +25,13 @@ from gateway.base import (
     OutgoingMessage,
     RecipientResult,
 )
-from storage import journal, outbox
+from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
-APPLY_EVERY_SECONDS = 0.02
 
 
 class Dispatcher:
@@ -80,8 +80,7 @@ class Dispatcher:
         )
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
-        self._journal_ready = asyncio.Event()
-        self._journaled: list[tuple[str, Claimed, dict[str, Any], str | None]] = []
+        self.applier = JournalApplier(db, settler=self.settler, clock=clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.batches_sent = 0
@@ -121,7 +120,8 @@ class Dispatcher:
                 task = asyncio.create_task(self._lane(name, gw), name=f"lane-{name}-{slot}")
                 self._tasks.append(task)
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
-        self._tasks.append(asyncio.create_task(self._applier(), name="journal-applier"))
+        applier = self.applier.run(lambda: self._stopping)
+        self._tasks.append(asyncio.create_task(applier, name="journal-applier"))
 
     async def stop(self) -> None:
         """Let in-flight batches settle, then stop the lanes."""
@@ -155,41 +155,7 @@ class Dispatcher:
 
     async def flush_journal(self) -> None:
         """Write journaled batch outcomes to their rows, many batches in one transaction."""
-        entries, self._journaled = self._journaled, []
-        if not entries:
-            return
-        stamp = self.clock.now().isoformat()
-        try:
-            async with self.db.transaction() as tx:
-                for name, _batch, plan, next_id in entries:
-                    await self.settler.apply(tx, plan, gateway=name)
-                    if next_id:  # that request has left: its rows are `sending` from now on
-                        await outbox.mark_batch_sending(tx, next_id, stamp=stamp)
-                await journal.remove_batches(tx, [b.batch_id for _, b, _, _ in entries])
-        except BaseException:
-            self._journaled[:0] = entries  # still in the journal table; try again later
-            raise
-        latest: dict[int | None, str] = {}
-        for name, batch, plan, _ in entries:
-            if plan["broke"]:
-                await self.settler.effects(plan, batch.broadcast_id, name)
-            latest[batch.broadcast_id] = name
-        for broadcast_id in latest:
-            await self.settler.after_batch(broadcast_id)
-
-    async def _applier(self) -> None:
-        while not self._stopping:
-            await self._journal_ready.wait()
-            self._journal_ready.clear()
-            await asyncio.sleep(APPLY_EVERY_SECONDS)  # let a few batches gather
-            try:
-                await self.flush_journal()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("applying the send journal failed; will retry")
-                await asyncio.sleep(1.0)
-                self._journal_ready.set()
+        await self.applier.flush()
 
     async def run_once(self, name: str, gw: Gateway) -> bool:
         """Send batches on `name` back to back until none is ready; False if none was.
@@ -249,8 +215,7 @@ class Dispatcher:
         self._urgent.clear()
         # a reply or one-to-one message jumps the reserved bulk batch
         following = await self.claims.promote(name, batch, plan, ahead, urgent=urgent)
-        self._journaled.append((name, batch, plan, following.batch_id if following else None))
-        self._journal_ready.set()
+        self.applier.add((name, batch, plan, following.batch_id if following else None))
         return following
 
     async def _request(self, gw: Gateway, batch: Claimed) -> list[RecipientResult] | None:

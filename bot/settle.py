@@ -116,13 +116,7 @@ class Settler:
         now = self.clock.now()
         stamp = now.isoformat()
         for rid, pid in await outbox.mark_sent(tx, plan["sent"], stamp=stamp):
-            logger.warning(
-                "%s: message %d was accepted with provider id %s, which another message holds "
-                "already; marked sent without it (delivery reports cannot be matched)",
-                gateway,
-                rid,
-                pid,
-            )
+            self.warn_clash(gateway, rid, pid)
         await outbox.mark_failed(tx, plan["failed"], stamp=stamp)
         await outbox.mark_retry(tx, plan["retry"], stamp=stamp)
         for phone in plan["blacklisted"]:
@@ -136,6 +130,16 @@ class Settler:
                     source="carrier",
                     message="UserInBlacklist from the gateway",
                 )
+
+    def warn_clash(self, gateway: str, rid: int, pid: str) -> None:
+        """Say that a provider id was refused because another message holds it."""
+        logger.warning(
+            "%s: message %d was accepted with provider id %s, which another message holds "
+            "already; marked sent without it (delivery reports cannot be matched)",
+            gateway,
+            rid,
+            pid,
+        )
 
     async def effects(
         self,

@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 DEFAULT_CACHE_MB = 32  # SQLite page cache per connection, in MB
+T = TypeVar("T")
+Conn = sqlite3.Connection  # what a storage function run in the database thread is handed
 
 
 class StorageError(Exception):
@@ -112,6 +114,19 @@ class Database:
             else:
                 await self.conn.execute("COMMIT")
 
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run fn(conn, *args, **kwargs) as one transaction in the database thread, in one hop."""
+        async with self._lock:
+            work = asyncio.ensure_future(_in_thread(self.conn, _atomic, fn, *args, **kwargs))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # The function runs to its end (commit or rollback) whatever happens here;
+                # hold the lock until it has, so no other transaction starts inside it.
+                with contextlib.suppress(Exception):
+                    await work
+                raise
+
     async def _begin(self) -> None:
         # aiosqlite runs a queued statement even if its awaiter is cancelled, so a
         # cancellation here must wait for BEGIN to land and then roll it back;
@@ -144,11 +159,35 @@ class Database:
             dest.close()
 
 
+def _atomic(conn: Conn, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args, **kwargs)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+async def _in_thread(
+    conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    # aiosqlite runs queued functions in its connection thread, in order; its public calls
+    # take one statement per hop, so several statements go as one function instead.
+    run: Callable[..., Awaitable[T]] = conn._execute
+    return await run(fn, conn._conn, *args, **kwargs)
+
+
 class Tx:
     """The statements available inside a transaction or read; only storage/ uses it."""
 
     def __init__(self, conn: aiosqlite.Connection):
         self.conn = conn
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run fn(conn, *args, **kwargs) in the database thread, inside this transaction."""
+        return await _in_thread(self.conn, fn, *args, **kwargs)
 
     async def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
         """Run one statement; return the number of rows changed."""

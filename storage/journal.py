@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Conn, Tx
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,29 @@ async def add(
     stamp: str,
 ) -> None:
     """Record a batch's outcome (sent/failed/retry lists), and the batch about to leave next."""
-    await tx.execute(
+    await tx.run(
+        add_in,
+        batch_id=batch_id,
+        gateway=gateway,
+        broadcast_id=broadcast_id,
+        outcome=outcome,
+        next_batch_id=next_batch_id,
+        stamp=stamp,
+    )
+
+
+def add_in(
+    conn: Conn,
+    *,
+    batch_id: str,
+    gateway: str,
+    broadcast_id: int | None,
+    outcome: dict[str, Any],
+    next_batch_id: str | None,
+    stamp: str,
+) -> None:
+    """Record a batch's outcome and the batch leaving next, in the database thread."""
+    conn.execute(
         "INSERT INTO send_journal (batch_id, gateway, broadcast_id, outcome, next_batch_id, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?)",
         (batch_id, gateway, broadcast_id, json.dumps(outcome), next_batch_id, stamp),
@@ -65,5 +87,10 @@ async def remove(tx: Tx, entry_id: int) -> None:
 
 async def remove_batches(tx: Tx, batch_ids: list[str]) -> None:
     """Forget the entries of batches whose rows were written from memory."""
+    await tx.run(remove_batches_in, batch_ids)
+
+
+def remove_batches_in(conn: Conn, batch_ids: list[str]) -> None:
+    """Forget the entries of batches whose rows were written, in the database thread."""
     marks = ",".join("?" * len(batch_ids))
-    await tx.execute(f"DELETE FROM send_journal WHERE batch_id IN ({marks})", batch_ids)
+    conn.execute(f"DELETE FROM send_journal WHERE batch_id IN ({marks})", batch_ids)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from storage.audience import AudienceQuery
-from storage.db import Tx
+from storage.db import Conn, Tx
 from storage.outbox_query import broadcast_counts, has_pending, last_broadcast_for, statuses
 from storage.outbox_settle import (
     FINAL_DELIVERY,
@@ -25,6 +26,8 @@ from storage.outbox_settle import (
     requeue_row,
     requeue_unknown,
     set_rows_state,
+    set_rows_state_in,
+    settle_in,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,6 +56,9 @@ __all__ = [
     "requeue_row",
     "requeue_unknown",
     "sendable",
+    "set_rows_state",
+    "set_rows_state_in",
+    "settle_in",
     "statuses",
     "urgent_ready",
 ]
@@ -146,8 +152,13 @@ async def insert_single(
     return int(await tx.scalar("SELECT last_insert_rowid()"))
 
 
-async def claim(
-    tx: Tx,
+async def claim(tx: Tx, **kwargs: Any) -> Claimed | None:
+    """Take the next ready batch (see claim_rows)."""
+    return await tx.run(claim_rows, **kwargs)
+
+
+def claim_rows(
+    conn: Conn,
     *,
     now: float,
     gateway: str,
@@ -163,78 +174,86 @@ async def claim(
     request is in flight, and `promote` turns it into `sending` just before it leaves.
     """
     promo_clause = "" if allow_promo else "AND o.promo = 0 "
-    first = await tx.fetchone(
+    first = conn.execute(
         "SELECT o.id, o.broadcast_id, o.text, o.sender_id FROM outbox o "
         "LEFT JOIN broadcasts b ON b.id = o.broadcast_id "
         "WHERE o.state = 'queued' AND o.next_attempt_at <= ? "
         f"{promo_clause}AND (o.broadcast_id IS NULL OR b.state IN ('approved', 'sending')) "
         "ORDER BY o.priority, o.next_attempt_at, o.id LIMIT 1",
         (now,),
-    )
+    ).fetchone()
     if first is None:
         return None
-    if first["broadcast_id"] is None:
-        rows = await tx.fetchall(
+    first_id, broadcast_id, first_text, sender_id = first
+    if broadcast_id is None:
+        rows = conn.execute(
             "SELECT o.id, o.phone, o.contact_id, o.attempts, o.segments, o.ignore_optout, "
             "o.text AS text, c.opted_out_at FROM outbox o "
             "LEFT JOIN contacts c ON c.id = o.contact_id WHERE o.id = ?",
-            (first["id"],),
-        )
+            (first_id,),
+        ).fetchall()
     else:
-        rows = await tx.fetchall(
+        rows = conn.execute(
             "SELECT o.id, o.phone, o.contact_id, o.attempts, o.segments, o.ignore_optout, "
             "COALESCE(o.text, b.body) AS text, c.opted_out_at FROM outbox o "
             "INDEXED BY outbox_queued JOIN broadcasts b ON b.id = o.broadcast_id "
             "LEFT JOIN contacts c ON c.id = o.contact_id "
             "WHERE o.broadcast_id = ? AND o.state = 'queued' AND o.next_attempt_at <= ? "
             "AND o.text IS ? AND o.sender_id IS ? ORDER BY o.id LIMIT ?",
-            (first["broadcast_id"], now, first["text"], first["sender_id"], limit),
-        )
-    skipped = [r["id"] for r in rows if r["opted_out_at"] and not r["ignore_optout"]]
+            (broadcast_id, now, first_text, sender_id, limit),
+        ).fetchall()
+    skipped = [r[0] for r in rows if r[7] and not r[5]]
     if skipped:
-        await set_rows_state(tx, skipped, "skipped", stamp, error="opted out before sending")
-    take = [r for r in rows if not (r["opted_out_at"] and not r["ignore_optout"])]
-    if not take:
-        return Claimed(batch_id, first["broadcast_id"], "", None, (), (), (), (), 0)
-    ids = [r["id"] for r in take]
+        set_rows_state_in(conn, skipped, "skipped", stamp, error="opted out before sending")
+        rows = [r for r in rows if not (r[7] and not r[5])]
+    if not rows:
+        return Claimed(batch_id, broadcast_id, "", None, (), (), (), (), 0)
+    ids = [r[0] for r in rows]
     marks = ",".join("?" * len(ids))
-    await tx.execute(
+    conn.execute(
         f"UPDATE outbox SET state = ?, gateway = ?, batch_id = ?, attempts = attempts + 1, "
         f"updated_at = ? WHERE id IN ({marks})",
         [state, gateway, batch_id, stamp, *ids],
     )
     return Claimed(
         batch_id=batch_id,
-        broadcast_id=first["broadcast_id"],
-        text=take[0]["text"],
-        sender_id=first["sender_id"],
+        broadcast_id=broadcast_id,
+        text=rows[0][6],
+        sender_id=sender_id,
         ids=tuple(ids),
-        phones=tuple(r["phone"] for r in take),
-        contact_ids=tuple(r["contact_id"] for r in take),
-        attempts=tuple(r["attempts"] + 1 for r in take),
-        segments=take[0]["segments"],
+        phones=tuple(r[1] for r in rows),
+        contact_ids=tuple(r[2] for r in rows),
+        attempts=tuple(r[3] + 1 for r in rows),
+        segments=rows[0][4],
     )
 
 
 async def sendable(tx: Tx, batch: Claimed, *, stamp: str) -> Claimed | None:
+    """Check a `claimed` batch just before it leaves (see sendable_in)."""
+    return await tx.run(sendable_in, batch=batch, stamp=stamp)
+
+
+def sendable_in(conn: Conn, *, batch: Claimed, stamp: str) -> Claimed | None:
     """Check a `claimed` batch just before it leaves; None if nothing of it may go.
 
     Rows whose contact opted out meanwhile are skipped; a broadcast paused or cancelled
     meanwhile keeps its rows back. Only reads unless something changed.
     """
-    rows = await tx.fetchall(
+    rows = conn.execute(
         "SELECT o.id FROM outbox o INDEXED BY outbox_claimed JOIN contacts c "
         "ON c.id = o.contact_id WHERE o.batch_id = ? AND o.state = 'claimed' "
         "AND o.ignore_optout = 0 AND c.opted_out_at IS NOT NULL",
         (batch.batch_id,),
-    )
+    ).fetchall()
     drop = {r[0] for r in rows}
     if drop:
-        await set_rows_state(tx, list(drop), "skipped", stamp, error="opted out before sending")
+        set_rows_state_in(conn, list(drop), "skipped", stamp, error="opted out before sending")
     if batch.broadcast_id is not None:
-        state = await tx.scalar("SELECT state FROM broadcasts WHERE id = ?", (batch.broadcast_id,))
-        if state not in ("approved", "sending"):
-            await release(tx, batch.batch_id, stamp=stamp)
+        row = conn.execute(
+            "SELECT state FROM broadcasts WHERE id = ?", (batch.broadcast_id,)
+        ).fetchone()
+        if row is None or row[0] not in ("approved", "sending"):
+            release_in(conn, batch_id=batch.batch_id, stamp=stamp)
             return None
     if not drop:
         return batch
@@ -256,7 +275,12 @@ async def sendable(tx: Tx, batch: Claimed, *, stamp: str) -> Claimed | None:
 
 async def mark_batch_sending(tx: Tx, batch_id: str, *, stamp: str) -> None:
     """Rows of a batch whose request has left (recorded in the journal) become `sending`."""
-    await tx.execute(
+    await tx.run(mark_batch_sending_in, batch_id=batch_id, stamp=stamp)
+
+
+def mark_batch_sending_in(conn: Conn, *, batch_id: str, stamp: str) -> None:
+    """Rows of a batch whose request has left become `sending`, in the database thread."""
+    conn.execute(
         "UPDATE outbox SET state = 'sending', updated_at = ? WHERE batch_id = ? "
         "AND state = 'claimed'",
         (stamp, batch_id),
@@ -276,7 +300,12 @@ async def urgent_ready(tx: Tx, *, now: float) -> bool:
 
 async def release(tx: Tx, batch_id: str, *, stamp: str) -> None:
     """Give a `claimed` batch back to the queue (its request never left)."""
-    await tx.execute(
+    await tx.run(release_in, batch_id=batch_id, stamp=stamp)
+
+
+def release_in(conn: Conn, *, batch_id: str, stamp: str) -> None:
+    """Give a `claimed` batch back to the queue, in the database thread."""
+    conn.execute(
         "UPDATE outbox SET state = 'queued', attempts = attempts - 1, batch_id = NULL, "
         "updated_at = ? WHERE batch_id = ? AND state = 'claimed'",
         (stamp, batch_id),

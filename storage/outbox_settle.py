@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Conn, Tx
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +18,28 @@ async def set_rows_state(
     tx: Tx, ids: Sequence[int], state: str, stamp: str, *, error: str | None = None
 ) -> None:
     """Move rows to `state`, with an error text or None."""
+    await tx.run(set_rows_state_in, ids, state, stamp, error=error)
+
+
+def set_rows_state_in(
+    conn: Conn, ids: Sequence[int], state: str, stamp: str, *, error: str | None = None
+) -> None:
+    """Move rows to `state`, with an error text or None, in the database thread."""
     marks = ",".join("?" * len(ids))
-    await tx.execute(
+    conn.execute(
         f"UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id IN ({marks})",
         [state, error, stamp, *ids],
     )
 
 
 async def mark_sent(tx: Tx, rows: Sequence[Sequence[Any]], *, stamp: str) -> list[tuple[int, str]]:
+    """Rows accepted by the provider (see mark_sent_in)."""
+    if not rows:
+        return []
+    return await tx.run(mark_sent_in, rows, stamp=stamp)
+
+
+def mark_sent_in(conn: Conn, rows: Sequence[Sequence[Any]], *, stamp: str) -> list[tuple[int, str]]:
     """Rows accepted by the provider: (id, provider_id, provider_status, cost).
 
     A provider id that another row of the same gateway holds already cannot be linked twice
@@ -34,25 +48,28 @@ async def mark_sent(tx: Tx, rows: Sequence[Sequence[Any]], *, stamp: str) -> lis
     """
     if not rows:
         return []
-    await tx.executemany(
+    before = conn.total_changes
+    conn.executemany(
         "UPDATE OR IGNORE outbox SET state = 'sent', provider_id = ?, provider_status = ?, "
         "cost = ?, error = NULL, updated_at = ? WHERE id = ?",
         [(pid, status, cost, stamp, rid) for rid, pid, status, cost in rows],
     )
+    if conn.total_changes - before == len(rows):
+        return []  # every row changed: no provider id was refused
     wanted = {rid: pid for rid, pid, _, _ in rows if pid is not None}
     held: dict[int, str | None] = {}
     ids = list(wanted)
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         marks = ",".join("?" * len(part))
-        for r in await tx.fetchall(
+        for rid, pid in conn.execute(
             f"SELECT id, provider_id FROM outbox WHERE id IN ({marks})", part
-        ):
-            held[r["id"]] = r["provider_id"]
+        ).fetchall():
+            held[rid] = pid
     clashes = [(rid, pid) for rid, pid in wanted.items() if rid in held and held[rid] != pid]
     if clashes:
         by_id = {rid: (status, cost) for rid, _, status, cost in rows}
-        await tx.executemany(
+        conn.executemany(
             "UPDATE outbox SET state = 'sent', provider_id = NULL, provider_status = ?, "
             "cost = ?, error = ?, updated_at = ? WHERE id = ?",
             [
@@ -72,9 +89,13 @@ async def mark_sent(tx: Tx, rows: Sequence[Sequence[Any]], *, stamp: str) -> lis
 async def mark_failed(tx: Tx, rows: Iterable[tuple[int, str]], *, stamp: str) -> None:
     """Rows that failed for good: (id, reason)."""
     rows = list(rows)
-    if not rows:
-        return
-    await tx.executemany(
+    if rows:
+        await tx.run(mark_failed_in, rows, stamp=stamp)
+
+
+def mark_failed_in(conn: Conn, rows: Iterable[tuple[int, str]], *, stamp: str) -> None:
+    """Rows that failed for good: (id, reason), in the database thread."""
+    conn.executemany(
         "UPDATE outbox SET state = 'failed', error = ?, updated_at = ? WHERE id = ?",
         [(reason, stamp, rid) for rid, reason in rows],
     )
@@ -83,13 +104,34 @@ async def mark_failed(tx: Tx, rows: Iterable[tuple[int, str]], *, stamp: str) ->
 async def mark_retry(tx: Tx, rows: Iterable[tuple[int, float, str]], *, stamp: str) -> None:
     """Rows to try again later: (id, next_attempt_at, reason)."""
     rows = list(rows)
-    if not rows:
-        return
-    await tx.executemany(
+    if rows:
+        await tx.run(mark_retry_in, rows, stamp=stamp)
+
+
+def mark_retry_in(conn: Conn, rows: Iterable[tuple[int, float, str]], *, stamp: str) -> None:
+    """Rows to try again later: (id, next_attempt_at, reason), in the database thread."""
+    conn.executemany(
         "UPDATE outbox SET state = 'queued', next_attempt_at = ?, error = ?, batch_id = NULL, "
         "updated_at = ? WHERE id = ?",
         [(at, reason, stamp, rid) for rid, at, reason in rows],
     )
+
+
+def settle_in(
+    conn: Conn,
+    *,
+    sent: Sequence[Sequence[Any]],
+    failed: Iterable[tuple[int, str]],
+    retry: Iterable[tuple[int, float, str]],
+    stamp: str,
+) -> list[tuple[int, str]]:
+    """Write one batch's outcome (see mark_sent_in); return the refused provider ids."""
+    clashes = mark_sent_in(conn, sent, stamp=stamp)
+    if failed:
+        mark_failed_in(conn, failed, stamp=stamp)
+    if retry:
+        mark_retry_in(conn, retry, stamp=stamp)
+    return clashes
 
 
 async def mark_unknown(tx: Tx, ids: Sequence[int], reason: str, *, stamp: str) -> None:
