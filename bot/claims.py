@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
+from bot.applier import JournalApplier
 from bot.clock import Clock
 from bot.config_types import Config
 from bot.schedule import in_quiet_hours
@@ -38,8 +40,13 @@ class Claims:
         self.new_id = new_id
         self.caps = dict(caps or {})
 
-    async def claim(self, name: str, gw: Gateway, *, state: str) -> Claimed | None:
-        """Take the next ready batch for gateway `name` and mark it `state`; None if none."""
+    async def claim(
+        self, name: str, gw: Gateway, *, state: str, applier: JournalApplier | None = None
+    ) -> Claimed | None:
+        """Take the next ready batch for gateway `name` and mark it `state`; None if none.
+
+        With `applier`, journaled outcomes are written in the same transaction.
+        """
         size = min(self.config.dispatch.batch_size, gw.max_recipients_per_request)
         size = max(1, min(size, self.caps.get(name, size)))
         now = self.clock.now()
@@ -48,7 +55,7 @@ class Claims:
             now, start=d.quiet_start, end=d.quiet_end, zone=self.config.timezone
         )
         stamp = now.isoformat()
-        batch = await self.db.run(
+        work = partial(
             outbox.claim_rows,
             now=now.timestamp(),
             gateway=name,
@@ -58,6 +65,10 @@ class Claims:
             stamp=stamp,
             state=state,
         )
+        if applier is not None:
+            batch = await applier.flush_with(work)
+        else:
+            batch = await self.db.run(work)
         bid = batch.broadcast_id if batch is not None else None
         if bid is not None and batch is not None and batch.ids and bid not in self.settler.marked:
             async with self.db.transaction() as tx:

@@ -83,6 +83,7 @@ class Dispatcher:
         self.applier = JournalApplier(db, settler=self.settler, clock=clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._busy = 0  # lanes sending batches back to back
         self.batches_sent = 0
 
     def wake(self, *, urgent: bool = False) -> None:
@@ -120,7 +121,7 @@ class Dispatcher:
                 task = asyncio.create_task(self._lane(name, gw), name=f"lane-{name}-{slot}")
                 self._tasks.append(task)
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
-        applier = self.applier.run(lambda: self._stopping)
+        applier = self.applier.run(lambda: self._stopping, lambda: self._busy > 0)
         self._tasks.append(asyncio.create_task(applier, name="journal-applier"))
 
     async def stop(self) -> None:
@@ -171,6 +172,7 @@ class Dispatcher:
             return False
         ahead: Claimed | None = None
         limiter = self.limiters.get(name)
+        self._busy += 1
         try:
             while batch is not None:
                 if not batch.ids:
@@ -180,7 +182,8 @@ class Dispatcher:
                     await limiter.acquire(len(batch.ids))
                 request = asyncio.create_task(self._request(gw, batch))
                 if ahead is None and not self._stopping:
-                    ahead = await self.claims.claim(name, gw, state="claimed")
+                    # in flight: write earlier outcomes and reserve the next batch, one commit
+                    ahead = await self.claims.claim(name, gw, state="claimed", applier=self.applier)
                     if ahead is not None and not ahead.ids:
                         ahead = None
                 results = await request
@@ -197,6 +200,7 @@ class Dispatcher:
                 batch = await self._journal_and_promote(name, batch, results, ahead)
                 ahead = None
         finally:
+            self._busy -= 1
             if ahead is not None:
                 await self.claims.release(ahead)
         self.wake()
