@@ -122,28 +122,32 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 def interpret(answer: Answer, recipients: list[str], *, how: Reading) -> list[RecipientResult]:
     """One RecipientResult per recipient, in order; raises GatewayError for a failed request."""
     status, body = answer.status, answer.body
-    snippet = how.redact(" ".join(body.split())[:_SNIPPET])
     where = f"HTTP {status} from {how.host}"
     if status == 401:
         raise GatewayError(AUTH_FAILED, temporary=False)
     if status == 429 or status >= 500:
         retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+        snippet = _snippet(body, how)
         if status in (502, 504):
             # A proxy answered for an upstream that may already have taken the request.
             raise GatewayAmbiguousError(f"{where}: {snippet}", retry_after=retry_after)
         raise GatewayError(f"{where}: {snippet}", temporary=True, retry_after=retry_after)
     if not 200 <= status < 300:
-        raise GatewayError(f"{where}: {snippet}", temporary=False)
+        raise GatewayError(f"{where}: {_snippet(body, how)}", temporary=False)
     try:
         data = json.loads(body)
     except ValueError:
-        raise GatewayAmbiguousError(f"{where}, body is not JSON: {snippet}") from None
+        raise GatewayAmbiguousError(f"{where}, body is not JSON: {_snippet(body, how)}") from None
     smd = data.get("SMSMessageData") if isinstance(data, dict) else None
     entries = smd.get("Recipients") if isinstance(smd, dict) else None
     if not isinstance(smd, dict) or not isinstance(entries, list):
-        raise GatewayAmbiguousError(f"{where} without SMSMessageData.Recipients: {snippet}")
+        raise GatewayAmbiguousError(
+            f"{where} without SMSMessageData.Recipients: {_snippet(body, how)}"
+        )
     if not all(isinstance(e, dict) for e in entries):
-        raise GatewayAmbiguousError(f"{where} with a malformed Recipients list: {snippet}")
+        raise GatewayAmbiguousError(
+            f"{where} with a malformed Recipients list: {_snippet(body, how)}"
+        )
     if not entries:  # e.g. {"Message": "InvalidSenderId", "Recipients": []}
         code = _CODE_BY_NAME.get(str(smd.get("Message", "")).strip().lower())
         if code is not None and TABLE[code][0] is not SendOutcome.ACCEPTED:
@@ -151,6 +155,9 @@ def interpret(answer: Answer, recipients: list[str], *, how: Reading) -> list[Re
                 recipient_result(r, {"statusCode": code, "number": r}, gateway=how.gateway)
                 for r in recipients
             ]
+    exact = _by_exact_number(entries, recipients)
+    if exact is not None:  # the usual answer: each number once, written as we sent it
+        return [recipient_result(phone, exact[phone], gateway=how.gateway) for phone in recipients]
     by_number: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         by_number.setdefault(_number_key(entry.get("number", "")), []).append(entry)
@@ -171,8 +178,48 @@ def interpret(answer: Answer, recipients: list[str], *, how: Reading) -> list[Re
     return results
 
 
+def _snippet(body: str, how: Reading) -> str:
+    return how.redact(" ".join(body.split())[:_SNIPPET])
+
+
+def _by_exact_number(
+    entries: list[dict[str, Any]], recipients: list[str]
+) -> dict[str, dict[str, Any]] | None:
+    """Entries by number when they name exactly our recipients, each once; else None."""
+    if len(entries) != len(recipients):
+        return None
+    exact = {}
+    for entry in entries:
+        number = entry.get("number")
+        if type(number) is not str or number in exact:
+            return None
+        exact[number] = entry
+    return exact if all(phone in exact for phone in recipients) else None
+
+
 def recipient_result(phone: str, entry: Mapping[str, Any], *, gateway: str) -> RecipientResult:
     """Our reading of one entry of AT's Recipients list."""
+    code = entry.get("statusCode")
+    known = TABLE.get(code) if type(code) is int else None
+    message_id = entry.get("messageId")
+    if (  # the usual accepted entry, read without the general checks below
+        known is not None
+        and known[0] is SendOutcome.ACCEPTED
+        and type(message_id) is str
+        and message_id not in ("", "None")
+        and not message_id[0].isspace()
+        and not message_id[-1].isspace()
+    ):
+        status, cost, parts = entry.get("status"), entry.get("cost"), entry.get("messageParts")
+        return RecipientResult(
+            phone=phone,
+            outcome=SendOutcome.ACCEPTED,
+            provider_id=message_id,
+            status_code=code,
+            status=(status if type(status) is str else str(status or "")) or known[1],
+            cost=cost if type(cost) is str else str(cost or ""),
+            segments=parts if type(parts) is int else (_as_int(parts) or 0),
+        )
     status = str(entry.get("status") or "")
     code = _as_int(entry.get("statusCode"))
     if code is None:  # older responses carry only a status string
