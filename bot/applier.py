@@ -60,11 +60,9 @@ class JournalApplier:
         try:
             if any(plan["blacklisted"] for _, _, plan, _ in entries):
                 async with self.db.transaction() as tx:  # carrier opt-outs: the general path
-                    for name, _batch, plan, next_id in entries:
+                    for name, _batch, plan, _next_id in entries:
                         await self.settler.apply(tx, plan, gateway=name)
-                        if next_id:  # that request has left: its rows are `sending` from now on
-                            await outbox.mark_batch_sending(tx, next_id, stamp=stamp)
-                    await journal.remove_batches(tx, [b.batch_id for _, b, _, _ in entries])
+                    await tx.run(journal.written_in, [b.batch_id for _, b, _, _ in entries])
                     if work is not None:
                         result = await tx.run(work)
             else:
@@ -114,12 +112,12 @@ def _apply_in(
     conn: Conn, *, entries: list[Entry], stamp: str, work: Callable[[Conn], T] | None
 ) -> tuple[list[tuple[str, int, str]], T | None]:
     clashes = []
-    for name, _batch, plan, next_id in entries:
+    for name, _batch, plan, _next_id in entries:
         for rid, pid in outbox.settle_in(
             conn, sent=plan["sent"], failed=plan["failed"], retry=plan["retry"], stamp=stamp
         ):
             clashes.append((name, rid, pid))
-        if next_id:  # that request has left: its rows are `sending` from now on
-            outbox.mark_batch_sending_in(conn, batch_id=next_id, stamp=stamp)
-    journal.remove_batches_in(conn, [b.batch_id for _, b, _, _ in entries])
+    # The batches named as leaving next stay `claimed`, not rewritten as `sending`: their
+    # entries name them until their own outcome is written (recovery reads them there).
+    journal.written_in(conn, [b.batch_id for _, b, _, _ in entries])
     return clashes, (None if work is None else work(conn))

@@ -11,6 +11,10 @@ from storage.db import Conn, Tx
 
 logger = logging.getLogger(__name__)
 
+# An entry whose outcome is written to its rows keeps only its other duty: naming the batch
+# that left after it, whose rows stay `claimed` until their own outcome is written.
+APPLIED = json.dumps({"sent": [], "failed": [], "retry": [], "blacklisted": [], "broke": False})
+
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
@@ -83,6 +87,21 @@ async def pending(tx: Tx) -> list[JournalEntry]:
 async def remove(tx: Tx, entry_id: int) -> None:
     """Forget an entry once its rows are written."""
     await tx.execute("DELETE FROM send_journal WHERE id = ?", (entry_id,))
+
+
+def written_in(conn: Conn, batch_ids: list[str]) -> None:
+    """The outcomes of these batches are on their rows: keep of their entries only the name of
+    the batch that left next, while its rows are `claimed`; forget entries with nothing left."""
+    marks = ",".join("?" * len(batch_ids))
+    conn.execute(
+        f"UPDATE send_journal SET outcome = ? WHERE batch_id IN ({marks})", [APPLIED, *batch_ids]
+    )
+    conn.execute(
+        "DELETE FROM send_journal WHERE outcome = ? AND (next_batch_id IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM outbox INDEXED BY outbox_claimed WHERE batch_id = next_batch_id "
+        "AND state = 'claimed'))",
+        (APPLIED,),
+    )
 
 
 async def remove_batches(tx: Tx, batch_ids: list[str]) -> None:

@@ -182,10 +182,11 @@ async def requeue_row(tx: Tx, row_id: int, *, stamp: str) -> int:
 
 
 async def cancel_queued(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
-    """Cancel a broadcast's rows that have not been sent."""
+    """Cancel a broadcast's rows that have not been sent (nor named in the journal as left)."""
     return await tx.execute(
         "UPDATE outbox SET state = 'cancelled', updated_at = ? "
-        "WHERE broadcast_id = ? AND state IN ('queued', 'claimed')",
+        "WHERE broadcast_id = ? AND (state = 'queued' OR (state = 'claimed' AND batch_id NOT IN "
+        "(SELECT next_batch_id FROM send_journal WHERE next_batch_id IS NOT NULL)))",
         (stamp, broadcast_id),
     )
 

@@ -1,0 +1,127 @@
+"""The send journal names the batch that left: its rows stay `claimed` (not rewritten as
+`sending`) until their own outcome is written, and a crash meanwhile leaves them `unknown`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.core import Core
+from storage import journal, outbox
+from storage.db import Conn
+from storage.outbox import Claimed
+from tests.helpers import frozen, make_config, open_core, seed_contacts
+
+
+async def approved(core: Core) -> int:
+    """One approved broadcast to the five seeded contacts."""
+    people = core.config.people
+    view = await core.broadcasts.compose(
+        audience="all", message="Hi", requester=people["registrar"]
+    )
+    assert (await core.broadcasts.approve(view.id, person=people["dean"])).outcome == "approved"
+    return view.id
+
+
+async def take(core: Core, batch_id: str, state: str, limit: int) -> Claimed:
+    """Claim a batch the way a lane does."""
+    now = core.clock.now()
+    async with core.db.transaction() as tx:
+        batch = await outbox.claim(
+            tx,
+            now=now.timestamp(),
+            gateway="simulator",
+            batch_id=batch_id,
+            limit=limit,
+            allow_promo=True,
+            stamp=now.isoformat(),
+            state=state,
+        )
+    assert batch is not None and batch.ids
+    return batch
+
+
+def sent(batch: Claimed) -> dict[str, object]:
+    """A plan in which every row of `batch` was accepted."""
+    rows = [[rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8] for rid in batch.ids]
+    return {"sent": rows, "failed": [], "retry": [], "blacklisted": [], "broke": False}
+
+
+async def states(core: Core) -> dict[int, str]:
+    async with core.db.read() as tx:
+        return {r[0]: r[1] for r in await tx.fetchall("SELECT id, state FROM outbox")}
+
+
+async def journal_rows(core: Core) -> list[tuple[str, str | None, bool]]:
+    async with core.db.read() as tx:
+        found = await tx.fetchall(
+            "SELECT batch_id, next_batch_id, outcome FROM send_journal ORDER BY id"
+        )
+    return [(r[0], r[1], r[2] == journal.APPLIED) for r in found]
+
+
+async def journal_then_write(core: Core, batch: Claimed, following: Claimed | None) -> None:
+    """Journal `batch`'s answer naming `following`, then write it as the applier does."""
+    stamp = core.clock.now().isoformat()
+    plan = sent(batch)
+    next_id = following.batch_id if following else None
+
+    def write(conn: Conn) -> None:
+        journal.add_in(
+            conn,
+            batch_id=batch.batch_id,
+            gateway="simulator",
+            broadcast_id=batch.broadcast_id,
+            outcome=plan,
+            next_batch_id=next_id,
+            stamp=stamp,
+        )
+        outbox.settle_in(conn, sent=plan["sent"], failed=[], retry=[], stamp=stamp)  # type: ignore[arg-type]
+        journal.written_in(conn, [batch.batch_id])
+
+    await core.db.run(write)
+
+
+async def test_a_batch_named_in_the_journal_is_unknown_after_a_crash(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    clock = frozen()
+    async with open_core(config, clock=clock) as core:
+        await seed_contacts(core, tmp_path)
+        bid = await approved(core)
+        first = await take(core, "A", "sending", 2)
+        second = await take(core, "B", "claimed", 2)
+        third = await take(core, "C", "claimed", 1)  # reserved, never named: goes back
+        await journal_then_write(core, first, second)  # A answered, B left
+        now = await states(core)
+        assert {now[r] for r in first.ids} == {"sent"}
+        assert {now[r] for r in second.ids} == {"claimed"}  # not rewritten as `sending`
+        assert await journal_rows(core) == [("A", "B", True)]  # kept: it names B
+        # Cancelling now keeps the rows that left (B) and cancels the reserved one (C).
+        async with core.db.transaction() as tx:
+            assert await outbox.cancel_queued(tx, bid, stamp=clock.now().isoformat()) == 1
+        now = await states(core)
+        assert {now[r] for r in second.ids} == {"claimed"}
+        assert {now[r] for r in third.ids} == {"cancelled"}
+    # kill -9 here: B's answer never came
+    async with open_core(config, clock=clock) as core:
+        assert await core.dispatcher.recover() == 2
+        now = await states(core)
+        assert {now[r] for r in first.ids} == {"sent"}
+        assert {now[r] for r in second.ids} == {"unknown"}
+        assert await journal_rows(core) == []
+
+
+async def test_an_entry_is_forgotten_once_the_batch_it_names_is_written(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    async with open_core(config, clock=frozen()) as core:
+        await seed_contacts(core, tmp_path)
+        await approved(core)
+        first = await take(core, "A", "sending", 2)
+        second = await take(core, "B", "claimed", 2)
+        await journal_then_write(core, first, second)
+        third = await take(core, "C", "claimed", 1)
+        await journal_then_write(core, second, third)  # B answered, C left: A's entry goes
+        assert await journal_rows(core) == [("B", "C", True)]
+        await journal_then_write(core, third, None)  # the last one: nothing named
+        assert await journal_rows(core) == []
+        assert set((await states(core)).values()) == {"sent"}
+        assert await core.dispatcher.recover() == 0
