@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 DEFAULT_CACHE_MB = 32  # SQLite page cache per connection, in MB
+CHECKPOINT_SECONDS = 0.1  # how often a thread of its own copies the WAL into the file
+# The writer checkpoints itself only past this many WAL pages (64 MB): the thread above does
+# it first, so commits on the dispatch path seldom wait for a checkpoint and its fsync.
+WRITER_CHECKPOINT_PAGES = 16000
 T = TypeVar("T")
 Conn = sqlite3.Connection  # what a storage function run in the database thread is handed
 
@@ -34,6 +39,7 @@ class Database:
         self.conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self._checkpointer: Checkpointer | None = None
 
     @classmethod
     async def open(
@@ -56,16 +62,20 @@ class Database:
             await conn.execute("PRAGMA busy_timeout=5000")
             # SQLite's page cache grows with the pages read until it holds cache_mb, then stays.
             await conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
-            await conn.execute("PRAGMA wal_autocheckpoint=4000")
+            await conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
             if migrate:
                 await db.migrate()
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StorageError(f"{path}: not a usable SQLite database: {exc}") from None
+        db._checkpointer = Checkpointer(path)
         return db
 
     async def close(self) -> None:
         """Wait for the write in flight, then close the connection."""
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
         async with self._lock:
             await self.conn.close()
 
@@ -157,6 +167,39 @@ class Database:
                 await self.conn.backup(dest)
         finally:
             dest.close()
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file from a thread and connection of its own
+    (PASSIVE: never in a writer's way), so commits seldom stop for a checkpoint."""
+
+    def __init__(self, path: Path, *, every: float = CHECKPOINT_SECONDS):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(path, every), name="sqlite-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, path: Path, every: float) -> None:
+        try:
+            conn = sqlite3.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            logger.warning("%s: no background checkpoints: %s", path, exc)
+            return
+        try:
+            while not self._stop.wait(every):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as exc:  # the writer checkpoints itself meanwhile
+                    logger.warning("%s: background checkpoint failed: %s", path, exc)
+                    self._stop.wait(10 * every)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """End the thread (after the checkpoint in progress, if any)."""
+        self._stop.set()
+        self._thread.join()
 
 
 def _atomic(conn: Conn, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
