@@ -26,7 +26,6 @@ from bot.views import InboxView
 from gateway.base import InboundSms
 from storage import inbound as store
 from storage import inbox as inbox_store
-from storage import outbox
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def _scrubbed(sms: InboundSms) -> InboundSms:
     texts = (sms.provider_id, sms.sender, sms.recipient, sms.text, sms.link_id, sms.network_code)
     try:
         for value in texts:
-            if value is not None:
+            if value is not None and not value.isascii():
                 value.encode("utf-8")
     except UnicodeEncodeError:
         logger.warning(
@@ -174,26 +173,21 @@ class InboundService:
     async def _commit(self, batch: Sequence[Prepared]) -> tuple[Plan, list[InboxView]]:
         now = self.clock.now()
         stamp = now.isoformat()
-        phones = list(dict.fromkeys(p.phone for p in batch))
-        ids = [(p.sms.gateway, p.sms.provider_id) for p in batch]
-        groups = any(p.match and p.match.action in ("join", "leave") for p in batch)
-        since = (now - timedelta(hours=1)).isoformat()
-        async with self.db.transaction() as tx:
-            snap = await store.load_state(
-                tx, ids=ids, phones=phones, since=since, with_groups=groups
-            )
+
+        def decide(snap: store.BatchState) -> tuple[Plan, store.Writes]:
             plan = self.planner.plan(batch, snap, stamp=stamp)
-            inbox = [r for r in plan.writes.inbound if r.outcome == "inbox"]
-            linkable = [(r, r.contact_id) for r in inbox if r.contact_id is not None]
-            if linkable:  # the last broadcast each sender got, so replies count towards it
-                found = await store.together(
-                    *(outbox.last_broadcast_for(tx, cid) for _, cid in linkable)
-                )
-                for (row, _), broadcast_id in zip(linkable, found, strict=True):
-                    row.broadcast_id = broadcast_id
-            await store.apply(tx, plan.writes, stamp=stamp)
-            senders = list({r.contact_id for r in inbox if r.contact_id is not None})
-            labels = await inbox_store.contact_labels(tx, senders) if senders else {}
+            return plan, plan.writes
+
+        plan, snap, labels = await self.db.run(
+            store.commit_batch,
+            ids=[(p.sms.gateway, p.sms.provider_id) for p in batch],
+            phones=list(dict.fromkeys(p.phone for p in batch)),
+            since=(now - timedelta(hours=1)).isoformat(),
+            with_groups=any(p.match and p.match.action in ("join", "leave") for p in batch),
+            stamp=stamp,
+            decide=decide,
+        )
+        inbox = [r for r in plan.writes.inbound if r.outcome == "inbox"]
         linked = {r.id: r.broadcast_id for r in inbox if r.broadcast_id is not None}
         if linked:
             plan.results = [

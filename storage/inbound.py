@@ -1,24 +1,26 @@
 """Inbound SMS: the inbound table, the state a batch of messages needs, its writes, the inbox.
 
-Every statement here is one call to the database thread (fetchall / executemany), and
-statements that do not depend on each other are issued together (`together`) so that they
-run back to back on that thread: a batch of inbound messages costs a small, fixed number of
-round trips through the event loop however many messages it holds.
+A batch's whole transaction (read the state, decide, write) runs as one function in the
+database thread (`commit_batch` through Database.run): one round trip through the event loop
+per batch however many messages it holds, and few statements (each kind of write is one
+multi-row statement).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from storage.db import Tx
+from storage.db import Conn
+from storage.inbox import contact_labels_in
 from storage.outbox import PRIORITY_URGENT
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,23 +114,42 @@ class BatchState:
     memberships: set[tuple[int, int]] = field(default_factory=set)
 
 
-async def together(*steps: Awaitable[Any]) -> list[Any]:
-    """Issue independent statements at once: they run back to back on the database thread.
+def commit_batch(
+    conn: Conn,
+    *,
+    ids: Sequence[tuple[str, str]],
+    phones: Sequence[str],
+    since: str,
+    with_groups: bool,
+    stamp: str,
+    decide: Callable[[BatchState], tuple[T, Writes]],
+) -> tuple[T, BatchState, dict[int, tuple[str, ...]]]:
+    """A batch's whole transaction, run in the database thread (Database.run): read, decide, write.
 
-    Only for statements whose relative order does not matter. Every one is awaited; the first
-    error is raised after all have finished, so the caller's rollback runs after them.
+    `decide` turns the state into the batch's writes (the caller's rules, pure); inbox rows
+    get the last broadcast their sender was sent, and the group labels of inbox senders are
+    read for the staff notification. Returns decide's result, the state and those labels.
     """
-    results = await asyncio.gather(*steps, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
+    state = load_state(conn, ids=ids, phones=phones, since=since, with_groups=with_groups)
+    result, writes = decide(state)
+    inbox = [r for r in writes.inbound if r.outcome == "inbox" and r.contact_id is not None]
+    for row in inbox:  # so that replies count towards the broadcast they answer
+        found = conn.execute(_LAST_BROADCAST, (row.contact_id,)).fetchone()
+        row.broadcast_id = None if found is None else int(found[0])
+    apply(conn, writes, stamp=stamp)
+    senders = list({r.contact_id for r in inbox if r.contact_id is not None})
+    return result, state, contact_labels_in(conn, senders)
 
 
-async def load_state(
-    tx: Tx, *, ids: Sequence[tuple[str, str]], phones: Sequence[str], since: str, with_groups: bool
+def load_state(
+    conn: Conn,
+    *,
+    ids: Sequence[tuple[str, str]],
+    phones: Sequence[str],
+    since: str,
+    with_groups: bool,
 ) -> BatchState:
-    """Everything a batch is decided on, read as one row of JSON arrays (one database step).
+    """Everything a batch is decided on, read as one row of JSON arrays (one statement).
 
     Which (gateway, provider_id) pairs are stored already, the senders' contacts, their
     automatic replies since `since` (the loop guard), the next free ids, and for JOIN/LEAVE
@@ -136,22 +157,20 @@ async def load_state(
     memberships.
     """
     groups = _GROUP_STATE if with_groups else "NULL, NULL"
-    row = (
-        await tx.fetchall(
-            "SELECT (SELECT json_group_array(json_array(i.gateway, i.provider_id, i.id)) "
-            "FROM json_each(?1) j JOIN inbound i ON i.gateway = json_extract(j.value, '$[0]') "
-            "AND i.provider_id = json_extract(j.value, '$[1]')), "
-            "(SELECT json_group_array(json_array(c.phone, c.name, c.id, "
-            "c.opted_out_at IS NOT NULL)) FROM json_each(?2) j JOIN contacts c "
-            "ON c.phone = j.value), "
-            "(SELECT json_group_array(json_array(phone, n)) FROM (SELECT o.phone, COUNT(*) AS n "
-            "FROM json_each(?2) j JOIN outbox o ON o.phone = j.value "
-            "AND o.inbound_id IS NOT NULL AND o.created_at >= ?3 GROUP BY o.phone)), "
-            "(SELECT COALESCE(MAX(id), 0) + 1 FROM inbound), "
-            f"(SELECT COALESCE(MAX(id), 0) + 1 FROM contacts), {groups}",
-            (json.dumps(ids), json.dumps(phones), since),
-        )
-    )[0]
+    row = conn.execute(
+        "SELECT (SELECT json_group_array(json_array(i.gateway, i.provider_id, i.id)) "
+        "FROM json_each(?1) j JOIN inbound i ON i.gateway = json_extract(j.value, '$[0]') "
+        "AND i.provider_id = json_extract(j.value, '$[1]')), "
+        "(SELECT json_group_array(json_array(c.phone, c.name, c.id, "
+        "c.opted_out_at IS NOT NULL)) FROM json_each(?2) j JOIN contacts c "
+        "ON c.phone = j.value), "
+        "(SELECT json_group_array(json_array(phone, n)) FROM (SELECT o.phone, COUNT(*) AS n "
+        "FROM json_each(?2) j JOIN outbox o ON o.phone = j.value "
+        "AND o.inbound_id IS NOT NULL AND o.created_at >= ?3 GROUP BY o.phone)), "
+        "(SELECT COALESCE(MAX(id), 0) + 1 FROM inbound), "
+        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM contacts), {groups}",
+        (json.dumps(ids), json.dumps(phones), since),
+    ).fetchone()
     state = BatchState(
         known={(g, pid): iid for g, pid, iid in json.loads(row[0])},
         contacts={
@@ -179,33 +198,36 @@ _GROUP_STATE = (
     f"FROM groups WHERE joinable = 1 OR id IN (SELECT m.group_id {_MEMBERSHIPS}) ORDER BY label)), "
     f"(SELECT json_group_array(json_array(m.contact_id, m.group_id)) {_MEMBERSHIPS})"
 )
+# The last broadcast sent to a contact (as storage.outbox_query.last_broadcast_for).
+_LAST_BROADCAST = (
+    "SELECT broadcast_id FROM outbox WHERE contact_id = ? AND broadcast_id IS NOT NULL "
+    "AND state IN ('sent', 'unknown') ORDER BY id DESC LIMIT 1"
+)
 
+
+# The same text as json.dumps(details, default=str, sort_keys=True), without a new encoder
+# for every row.
+_details = json.JSONEncoder(default=str, sort_keys=True).encode
 
 MAX_PARAMS = 999  # SQLite's historical limit on bound parameters per statement
 
 
-def _insert(tx: Tx, head: str, rows: Sequence[Sequence[Any]]) -> list[Awaitable[Any]]:
-    """`head VALUES (...), (...)`: many rows per statement, so one database step inserts them."""
+def _insert(conn: Conn, head: str, rows: Sequence[Sequence[Any]]) -> None:
+    """`head VALUES (...), (...)`: many rows per statement, so one step inserts them."""
     width = len(rows[0])
     per = MAX_PARAMS // width
     one = "(" + ", ".join("?" * width) + ")"
-    steps: list[Awaitable[Any]] = []
     for start in range(0, len(rows), per):
         chunk = rows[start : start + per]
         params = [value for row in chunk for value in row]
-        steps.append(tx.executemany(f"{head} VALUES {', '.join([one] * len(chunk))}", [params]))
-    return steps
+        conn.execute(f"{head} VALUES {', '.join([one] * len(chunk))}", params)
 
 
-async def apply(tx: Tx, writes: Writes, *, stamp: str) -> None:
-    """Apply a batch's writes: new contacts first, then the rest at once (they are independent).
-
-    Each kind of change is one multi-row statement (one database step, one call).
-    """
+def apply(conn: Conn, writes: Writes, *, stamp: str) -> None:
+    """Apply a batch's writes, new contacts first; each kind of change is one multi-row INSERT."""
     if writes.new_contacts:
         contacts = [(cid, phone, stamp, stamp) for cid, phone in writes.new_contacts]
-        await together(*_insert(tx, _INSERT_CONTACTS, contacts))
-    steps: list[Awaitable[Any]] = []
+        _insert(conn, _INSERT_CONTACTS, contacts)
     final: dict[int, tuple[bool, str]] = {}
     for cid, out, source in writes.consent:  # in order: the last change to a contact wins
         final[cid] = (out, source)
@@ -215,11 +237,11 @@ async def apply(tx: Tx, writes: Writes, *, stamp: str) -> None:
         for start in range(0, len(ids), MAX_PARAMS - 3):
             chunk = ids[start : start + MAX_PARAMS - 3]
             sql = f"{_SET_CONSENT} ({', '.join('?' * len(chunk))})"
-            steps.append(tx.executemany(sql, [[opted_at, why, stamp, *chunk]]))
+            conn.execute(sql, [opted_at, why, stamp, *chunk])
     if writes.joins:
-        steps += _insert(tx, _JOIN, [(cid, gid, stamp, "sms") for cid, gid in writes.joins])
+        _insert(conn, _JOIN, [(cid, gid, stamp, "sms") for cid, gid in writes.joins])
     for cid, gid in writes.leaves:
-        steps.append(tx.executemany(_LEAVE, [(cid, gid)]))
+        conn.execute(_LEAVE, (cid, gid))
     if writes.inbound:
         inbound = [
             (r.id, r.gateway, r.provider_id, r.sender, r.recipient, r.text, r.received_at)
@@ -227,22 +249,17 @@ async def apply(tx: Tx, writes: Writes, *, stamp: str) -> None:
             + (r.link_id, int(r.incomplete))
             for r in writes.inbound
         ]
-        steps += _insert(tx, _INSERT_INBOUND, inbound)
+        _insert(conn, _INSERT_INBOUND, inbound)
     if writes.audit:
-        audit = [
-            (stamp, a.actor, a.action, a.subject)
-            + (json.dumps(a.details, default=str, sort_keys=True),)
-            for a in writes.audit
-        ]
-        steps += _insert(tx, _INSERT_AUDIT, audit)
+        audit = [(stamp, a.actor, a.action, a.subject, _details(a.details)) for a in writes.audit]
+        _insert(conn, _INSERT_AUDIT, audit)
     if writes.replies:
         replies = [
             (r.contact_id, r.phone, r.text, r.segments, PRIORITY_URGENT, int(r.ignore_optout))
             + (r.inbound_id, r.sender_id, stamp, stamp)
             for r in writes.replies
         ]
-        steps += _insert(tx, _INSERT_REPLIES, replies)
-    await together(*steps)
+        _insert(conn, _INSERT_REPLIES, replies)
 
 
 _INSERT_CONTACTS = "INSERT INTO contacts (id, phone, created_at, updated_at)"

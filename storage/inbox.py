@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Conn, Tx
 
 logger = logging.getLogger(__name__)
 
@@ -16,18 +16,18 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-async def contact_labels(tx: Tx, contact_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """The group labels of each of these contacts."""
+def contact_labels_in(conn: Conn, contact_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The group labels of each of these contacts (in the database thread)."""
     if not contact_ids:
         return {}
-    rows = await tx.fetchall(
+    rows = conn.execute(
         "SELECT m.contact_id, g.label FROM memberships m JOIN groups g ON g.id = m.group_id "
         f"WHERE m.contact_id IN ({_marks(contact_ids)}) ORDER BY g.label",
         list(contact_ids),
-    )
+    ).fetchall()
     labels: dict[int, list[str]] = {}
-    for r in rows:
-        labels.setdefault(r["contact_id"], []).append(r["label"])
+    for contact_id, label in rows:
+        labels.setdefault(contact_id, []).append(label)
     return {cid: tuple(values) for cid, values in labels.items()}
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,6 @@ from gateway.base import InboundSms, OutgoingMessage, RecipientResult
 from gateway.simulator import SimulatorGateway
 from handlers.entry import main as cli_main
 from storage import audit
-from storage import inbound as istore
 from tests.helpers import frozen, make_config, open_core, seed_contacts, write_config
 
 ACHIENG, BRIAN, CHEBET, DAVID, ESTHER = (f"+2547123450{i:02d}" for i in range(1, 6))
@@ -389,23 +389,18 @@ async def test_a_batch_decides_like_one_at_a_time(tmp_path: Path) -> None:
     assert outcomes[0] == outcomes[1]
 
 
-async def test_one_failing_message_does_not_fail_its_batch(
-    core: Core, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = istore.apply
-
-    async def poisoned(tx: Any, writes: istore.Writes, *, stamp: str) -> None:
-        if any(r.text == "poison" for r in writes.inbound):
-            raise RuntimeError("disk on fire")
-        await real(tx, writes, stamp=stamp)
-
-    monkeypatch.setattr(istore, "apply", poisoned)
+async def test_one_failing_message_does_not_fail_its_batch(core: Core) -> None:
+    async with core.db.transaction() as tx:  # a real failure: the database refuses one row
+        await tx.execute(
+            "CREATE TEMP TRIGGER poison BEFORE INSERT ON inbound WHEN NEW.text = 'poison' "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
     texts = ["stop", "poison", "help", "hello"]
     senders = [ACHIENG, BRIAN, CHEBET, DAVID]
     results = await asyncio.gather(
         *(sms(core, s, t) for s, t in zip(senders, texts, strict=True)), return_exceptions=True
     )
-    assert isinstance(results[1], RuntimeError)
+    assert isinstance(results[1], sqlite3.IntegrityError) and "disk on fire" in str(results[1])
     assert [getattr(r, "outcome", None) for r in results] == ["opted_out", None, "help", "inbox"]
     stored = await rows(core, "SELECT text FROM inbound ORDER BY id")
     assert [r["text"] for r in stored] == ["stop", "help", "hello"]
