@@ -44,10 +44,11 @@ def _field(form: Mapping[str, str], name: str, *, required: bool, limit: int) ->
         raise ParseError(f"{name}: not text ({type(value).__name__})")
     if "\x00" in value:
         raise ParseError(f"{name}: contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ParseError(f"{name}: not valid UTF-8 text") from None
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ParseError(f"{name}: not valid UTF-8 text") from None
     if len(value) > limit:
         raise ParseError(f"{name}: too long ({len(value)} characters)")
     return value

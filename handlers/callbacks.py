@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from aiohttp import web
 
@@ -48,9 +48,12 @@ async def read_sms_form(request: web.Request) -> dict[str, str]:
         except LookupError:  # an unknown charset named by a multipart part
             raise web.HTTPBadRequest(text="unknown character set in the form") from None
     else:
+        body = await request.read()
+        if body.isascii():  # what gateways send: percent-encoded, so read on the fast path
+            return _ascii_form(body.decode("ascii"))
         try:
             pairs = parse_qsl(
-                (await request.read()).decode("utf-8", "surrogateescape"),
+                body.decode("utf-8", "surrogateescape"),
                 keep_blank_values=True,
                 errors="surrogateescape",
                 max_num_fields=MAX_FORM_FIELDS,
@@ -59,10 +62,43 @@ async def read_sms_form(request: web.Request) -> dict[str, str]:
             raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from None
     form: dict[str, str] = {}
     for raw_key, value in pairs:
-        key = scrub(raw_key)
-        if key in form:
-            raise web.HTTPBadRequest(text=f"field {key}: given more than once")
-        form[key] = scrub_id(value) if key == "id" else scrub(value)
+        _put(form, scrub(raw_key), value)
+    return form
+
+
+def _put(form: dict[str, str], key: str, value: str) -> None:
+    if key in form:
+        raise web.HTTPBadRequest(text=f"field {key}: given more than once")
+    form[key] = scrub_id(value) if key == "id" else scrub(value)
+
+
+def _unquote(part: str) -> tuple[str, bool]:
+    """One ASCII form key or value decoded (as parse_qsl does); True if it may need scrubbing."""
+    part = part.replace("+", " ")
+    if "%" not in part:
+        return part, False
+    raw = unquote_to_bytes(part)
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape"), True
+
+
+def _ascii_form(text: str) -> dict[str, str]:
+    """An ASCII urlencoded body read like parse_qsl(keep_blank_values=True, surrogateescape)."""
+    if text.count("&") >= MAX_FORM_FIELDS:
+        raise web.HTTPBadRequest(text="unreadable form: Max number of fields exceeded")
+    form: dict[str, str] = {}
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        raw_key, _, raw_value = pair.partition("=")
+        key, bad_key = _unquote(raw_key)
+        value, bad_value = _unquote(raw_value)
+        if bad_key or bad_value or key in form:
+            _put(form, scrub(key), value)
+        else:
+            form[key] = value
     return form
 
 
