@@ -116,6 +116,9 @@ async def test_slack_requests_need_a_fresh_valid_v0_signature(tmp_path: Path) ->
         assert status == 200  # four minutes old is inside the window
         assert "4 recipients" in (await slack.preview()).text
         await slack.card()
+        async with asyncio.timeout(5):  # the preview's thread is remembered by a write of its own
+            while "slack" not in (await app.core.broadcasts.view(1)).chat_refs:
+                await asyncio.sleep(0.01)
         click = block_actions_body(
             "block_actions_approve.json",
             user_id=APPROVER.slack,
