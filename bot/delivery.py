@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from bot.clock import Clock
 from bot.errors import NotFound
 from gateway.base import DeliveryReport
-from storage import outbox
 from storage.db import Database
+from storage.delivery_reports import apply_delivery_in
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +30,14 @@ class DeliveryService:
 
     async def apply(self, report: DeliveryReport) -> str:
         """Record a report; return 'recorded' or 'duplicate'; NotFound for an unknown id."""
-        async with self.db.transaction() as tx:
-            result = await outbox.apply_delivery(
-                tx,
-                gateway=report.gateway,
-                provider_id=report.provider_id,
-                status=report.status.value,
-                provider_status=report.provider_status,
-                stamp=self.clock.now().isoformat(),
-            )
+        result = await self.db.run(  # one round trip to the database thread, not four
+            apply_delivery_in,
+            gateway=report.gateway,
+            provider_id=report.provider_id,
+            status=report.status.value,
+            provider_status=report.provider_status,
+            stamp=self.clock.now().isoformat(),
+        )
         if result is None:
             raise NotFound(f"no message with id {report.provider_id} on {report.gateway}")
         changed, broadcast_id = result

@@ -1,0 +1,38 @@
+"""A delivery report applied as one function in the database thread (Database.run): one hop.
+
+The same rule as storage.outbox_settle.apply_delivery (which runs statement by statement
+inside a transaction): a final delivery state never moves, and a repeated report changes
+nothing. Reports come one per message sent, so on a busy day they are the most frequent
+transaction; holding the database for one round trip instead of four lets the inbound
+batches and the dispatcher in between.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from storage.db import Conn
+from storage.outbox_settle import FINAL_DELIVERY
+
+logger = logging.getLogger(__name__)
+
+
+def apply_delivery_in(
+    conn: Conn, *, gateway: str, provider_id: str, status: str, provider_status: str, stamp: str
+) -> tuple[int, int | None] | None:
+    """Record a delivery report; None if the id is unknown, else (changed, broadcast_id)."""
+    row = conn.execute(
+        "SELECT id, broadcast_id, delivery_status FROM outbox "
+        "WHERE gateway = ? AND provider_id = ?",
+        (gateway, provider_id),
+    ).fetchone()
+    if row is None:
+        return None
+    row_id, broadcast_id, current = row
+    if current in FINAL_DELIVERY or current == status:
+        return 0, broadcast_id
+    conn.execute(
+        "UPDATE outbox SET delivery_status = ?, provider_status = ?, updated_at = ? WHERE id = ?",
+        (status, provider_status, stamp, row_id),
+    )
+    return 1, broadcast_id
