@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -26,7 +27,7 @@ from bot.views import InboxView
 from gateway.base import InboundSms
 from storage import inbound as store
 from storage import inbox as inbox_store
-from storage.db import Database
+from storage.db import Conn, Database
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ __all__ = ["MAX_TEXT_CHARS", "InboundResult", "InboundService", "scrub", "scrub_
 
 MAX_TEXT_CHARS = 5000
 MAX_BATCH = 256
+PIPELINE = 2  # commits holding or waiting for the database at once
 _LETTERS = re.compile(r"[^\W\d_]")
 
 
@@ -105,8 +107,8 @@ class InboundService:
         self.wake = wake
         self.matcher = KeywordMatcher(config.keywords)
         self.planner = Planner(config)
-        self._queue: list[_Job] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._queue: deque[_Job] = deque()
+        self._workers: set[asyncio.Task[None]] = set()
         self._notifying: set[asyncio.Task[None]] = set()
 
     def prepare(self, sms: InboundSms) -> Prepared:
@@ -129,48 +131,66 @@ class InboundService:
         """Store one SMS once, act on its keyword, queue its reply; return once committed."""
         job = _Job(self.prepare(sms), asyncio.get_running_loop().create_future())
         self._queue.append(job)
-        if self._drainer is None:
-            self._drainer = asyncio.create_task(self._drain(), name="inbound-drain")
+        if len(self._workers) < PIPELINE:
+            task = asyncio.create_task(self._work(), name="inbound-commit")
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
         return await job.future  # a cancelled caller leaves the batch to finish without it
 
-    async def _drain(self) -> None:
-        batch: list[_Job] = []
+    async def _work(self) -> None:
+        """Commit batches while messages wait; with PIPELINE workers, the next batch already
+        waits for the database while this one is written, and is taken from the queue only
+        when its turn comes (in the database thread), so it holds all that arrived meanwhile."""
+        taken: list[_Job] = []
         try:
             while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._process(batch)
+                taken = []
+                await self._commit_next(taken)
         finally:
-            self._drainer = None
-            stranded, self._queue = batch + self._queue, []  # only left when cancelled
+            # Leave the set now, not in a done callback: a message queued after this point
+            # must find room to start a worker.
+            self._workers.discard(asyncio.current_task())
+            stranded = list(taken)
+            if not self._workers:  # the queue is empty unless this was cancelled
+                stranded += self._queue
+                self._queue.clear()
             for job in stranded:
                 if not job.future.done():
                     job.future.set_exception(RuntimeError("inbound processing stopped"))
 
+    async def _commit_next(self, taken: list[_Job]) -> None:
+        def work(conn: Conn) -> tuple[Plan, store.BatchState, dict[int, tuple[str, ...]]] | None:
+            while self._queue and len(taken) < MAX_BATCH:  # deque: safe across threads
+                taken.append(self._queue.popleft())
+            if not taken:
+                return None
+            return self._write(conn, [job.prepared for job in taken])
+
+        try:
+            written = await self.db.run(work)
+        except Exception:
+            if len(taken) > 1:  # one bad message must not fail the others: go one by one
+                logger.exception("inbound batch of %d failed; retrying one by one", len(taken))
+            for job in taken:
+                await self._process([job])
+            return
+        if written is not None:
+            self._finish(taken, *written)
+
     async def _process(self, batch: Sequence[_Job]) -> None:
         try:
-            plan, views = await self._commit([job.prepared for job in batch])
+            written = await self.db.run(self._write, [job.prepared for job in batch])
         except Exception as exc:
-            if len(batch) > 1:  # one bad message must not fail the others: go one by one
-                logger.exception("inbound batch of %d failed; retrying one by one", len(batch))
-                for job in batch:
-                    await self._process([job])
-                return
             logger.exception("inbound %s failed", batch[0].prepared.sms.provider_id)
             if not batch[0].future.done():
                 batch[0].future.set_exception(exc)
             return
-        for job, result in zip(batch, plan.results, strict=True):
-            if not job.future.done():
-                job.future.set_result(result)
-            logger.info("inbound %d from %s: %s", result.id, result.phone, result.outcome)
-        if plan.writes.replies:
-            self.wake()
-        for view in views:
-            task = asyncio.create_task(self.notifier.inbox(view))
-            self._notifying.add(task)
-            task.add_done_callback(self._notifying.discard)
+        self._finish(batch, *written)
 
-    async def _commit(self, batch: Sequence[Prepared]) -> tuple[Plan, list[InboxView]]:
+    def _write(
+        self, conn: Conn, batch: Sequence[Prepared]
+    ) -> tuple[Plan, store.BatchState, dict[int, tuple[str, ...]]]:
+        """The batch's transaction, in the database thread: state, the rules, the writes."""
         now = self.clock.now()
         stamp = now.isoformat()
 
@@ -178,8 +198,8 @@ class InboundService:
             plan = self.planner.plan(batch, snap, stamp=stamp)
             return plan, plan.writes
 
-        plan, snap, labels = await self.db.run(
-            store.commit_batch,
+        return store.commit_batch(
+            conn,
             ids=[(p.sms.gateway, p.sms.provider_id) for p in batch],
             phones=list(dict.fromkeys(p.phone for p in batch)),
             since=(now - timedelta(hours=1)).isoformat(),
@@ -187,6 +207,15 @@ class InboundService:
             stamp=stamp,
             decide=decide,
         )
+
+    def _finish(
+        self,
+        batch: Sequence[_Job],
+        plan: Plan,
+        snap: store.BatchState,
+        labels: dict[int, tuple[str, ...]],
+    ) -> None:
+        """Answer each caller (after the commit), wake the dispatcher, tell staff of the inbox."""
         inbox = [r for r in plan.writes.inbound if r.outcome == "inbox"]
         linked = {r.id: r.broadcast_id for r in inbox if r.broadcast_id is not None}
         if linked:
@@ -194,32 +223,33 @@ class InboundService:
                 replace(r, broadcast_id=linked[r.id]) if r.id in linked and not r.duplicate else r
                 for r in plan.results
             ]
-        views = []
+        for job, result in zip(batch, plan.results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
+            logger.info("inbound %d from %s: %s", result.id, result.phone, result.outcome)
+        if plan.writes.replies:
+            self.wake()
         for row in inbox:
             contact = snap.contacts.get(row.sender)
-            views.append(
-                InboxView(
-                    id=row.id,
-                    phone=row.sender,
-                    name=contact.name if contact else "",
-                    groups=labels.get(row.contact_id, ()) if row.contact_id else (),
-                    text=row.text,
-                    received_at=row.received_at,
-                    broadcast_id=row.broadcast_id,
-                    opted_out=bool(contact and contact.opted_out),
-                    incomplete=row.incomplete,
-                )
+            view = InboxView(
+                id=row.id,
+                phone=row.sender,
+                name=contact.name if contact else "",
+                groups=labels.get(row.contact_id, ()) if row.contact_id else (),
+                text=row.text,
+                received_at=row.received_at,
+                broadcast_id=row.broadcast_id,
+                opted_out=bool(contact and contact.opted_out),
+                incomplete=row.incomplete,
             )
-        return plan, views
+            task = asyncio.create_task(self.notifier.inbox(view))
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
 
     async def settled(self) -> None:
         """Wait for queued messages and inbox notifications in flight (tests, shutdown)."""
-        while self._drainer is not None or self._notifying:
-            await asyncio.gather(
-                *([self._drainer] if self._drainer else []),
-                *self._notifying,
-                return_exceptions=True,
-            )
+        while self._workers or self._notifying:
+            await asyncio.gather(*self._workers, *self._notifying, return_exceptions=True)
 
     async def inbox(
         self, *, unread_only: bool = False, limit: int = 50
