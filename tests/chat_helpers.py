@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.app import CORE, build_app
@@ -196,3 +197,31 @@ async def wait_broadcast_settled(core: Core, broadcast_id: int) -> None:
         return bool(view.counts["queued"] + view.counts["sending"] == 0)
 
     await wait_until(settled, what=f"broadcast {broadcast_id} to settle")
+
+
+class ConsoleClient:
+    """POST /console/command on a running test server, as one person by default."""
+
+    def __init__(self, server: TestServer, token: str, *, person: str = "registrar"):
+        self.server = server
+        self.token = token
+        self.person = person
+
+    @property
+    def core(self) -> Core:
+        """The running app's core."""
+        return core_of(self.server)
+
+    async def __call__(self, command: str, *, person: str | None = None) -> dict[str, Any]:
+        """Run one command and return the JSON reply (asserting a 200)."""
+        async with (
+            ClientSession() as session,
+            session.post(
+                self.server.make_url("/console/command"),
+                json={"person": person or self.person, "command": command},
+                headers={"Authorization": f"Bearer {self.token}"},
+            ) as resp,
+        ):
+            assert resp.status == 200
+            body: dict[str, Any] = await resp.json()
+            return body

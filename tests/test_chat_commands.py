@@ -9,13 +9,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.auditing import Auditor
 from handlers.chat.parse import Command, parse_command, parse_when
 from handlers.chat.tokens import ParseError, tokenize
-from tests.chat_helpers import chat_config, core_of, running, wait_broadcast_settled, wait_until
+from tests.chat_helpers import (
+    ConsoleClient,
+    chat_config,
+    core_of,
+    running,
+    wait_broadcast_settled,
+    wait_until,
+)
 from tests.fakes.africastalking import FakeAfricasTalking
 from tests.helpers import AT_KEY
 
@@ -131,25 +137,18 @@ def test_parse_when_reads_the_organisation_zone() -> None:
 
 
 class Console:
+    """The console as (person, command), over ConsoleClient."""
+
     def __init__(self, server: TestServer):
         self.server = server
+        self.client = ConsoleClient(server, TOKEN)
 
     @property
     def core(self) -> Any:
         return core_of(self.server)
 
     async def __call__(self, person: str, command: str) -> dict[str, Any]:
-        async with (
-            ClientSession() as session,
-            session.post(
-                self.server.make_url("/console/command"),
-                json={"person": person, "command": command},
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            ) as resp,
-        ):
-            assert resp.status == 200
-            body: dict[str, Any] = await resp.json()
-            return body
+        return await self.client(command, person=person)
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from handlers.chat.parse import parse_command, parse_when
 from handlers.chat.tokens import ParseError
-from tests.chat_helpers import chat_config, core_of, running
+from tests.chat_helpers import ConsoleClient, chat_config, core_of, running
 from tests.helpers import frozen
 
 TOKEN = "console-token-schedule-0123456789"
@@ -26,29 +23,11 @@ def nairobi(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=NAIROBI)
 
 
-class Console:
-    def __init__(self, server: TestServer):
-        self.server = server
-
-    async def __call__(self, command: str) -> dict[str, Any]:
-        async with (
-            ClientSession() as session,
-            session.post(
-                self.server.make_url("/console/command"),
-                json={"person": "registrar", "command": command},
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            ) as resp,
-        ):
-            assert resp.status == 200
-            body: dict[str, Any] = await resp.json()
-            return body
-
-
 @pytest.fixture
-async def run(tmp_path: Path) -> AsyncIterator[Console]:
+async def run(tmp_path: Path) -> AsyncIterator[ConsoleClient]:
     config = chat_config(tmp_path, console_token=TOKEN)
     async with running(config, tmp_path, clock=frozen(NOW)) as server:
-        yield Console(server)
+        yield ConsoleClient(server, TOKEN)
 
 
 ACCEPTED = [
@@ -72,7 +51,7 @@ ACCEPTED = [
 
 @pytest.mark.parametrize(("command", "expected"), ACCEPTED)
 async def test_common_ways_to_write_the_time_are_understood(
-    run: Console, command: str, expected: datetime
+    run: ConsoleClient, command: str, expected: datetime
 ) -> None:
     reply = await run(command)
     assert reply["ok"], reply
@@ -113,7 +92,7 @@ REFUSED = [
 
 @pytest.mark.parametrize(("command", "error"), REFUSED)
 async def test_a_time_that_cannot_be_read_is_one_friendly_line(
-    run: Console, command: str, error: str
+    run: ConsoleClient, command: str, error: str
 ) -> None:
     reply = await run(command)
     assert not reply["ok"] and reply["broadcast"] is None

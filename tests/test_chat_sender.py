@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from bot.config import load_config
 from bot.formatting import format_preview
 from handlers.chat.cards import approval_card
 from tests.chat_clients import telegram_app
-from tests.chat_helpers import PEOPLE, TG_COMMS, core_of, running
+from tests.chat_helpers import PEOPLE, TG_COMMS, ConsoleClient, core_of, running
 from tests.helpers import write_config
 
 TOKEN = "console-token-sender-0123456789"
@@ -32,26 +29,8 @@ async def test_telegram_preview_and_approval_card_show_the_asked_sender(tmp_path
         assert view.sender_id == "UNIVERSITY" and view.as_json()["sender_id"] == "UNIVERSITY"
 
 
-class Console:
-    def __init__(self, server: TestServer):
-        self.server = server
-
-    async def __call__(self, command: str) -> dict[str, Any]:
-        async with (
-            ClientSession() as session,
-            session.post(
-                self.server.make_url("/console/command"),
-                json={"person": "registrar", "command": command},
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            ) as resp,
-        ):
-            assert resp.status == 200
-            body: dict[str, Any] = await resp.json()
-            return body
-
-
 @pytest.fixture
-async def with_default(tmp_path: Path) -> AsyncIterator[Console]:
+async def with_default(tmp_path: Path) -> AsyncIterator[ConsoleClient]:
     """The app with `default_sender_id = "SCHOOL"` in [dispatch]."""
     path = write_config(tmp_path, extra=PEOPLE + f'\n[api]\nconsole_token = "{TOKEN}"\n')
     text = path.read_text(encoding="utf-8")
@@ -60,7 +39,7 @@ async def with_default(tmp_path: Path) -> AsyncIterator[Console]:
         encoding="utf-8",
     )
     async with running(load_config(path), tmp_path) as server:
-        yield Console(server)
+        yield ConsoleClient(server, TOKEN)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +47,7 @@ async def with_default(tmp_path: Path) -> AsyncIterator[Console]:
     [("", "SCHOOL"), ("--sender UNIVERSITY", "UNIVERSITY"), ("—sender=ADMISSIONS", "ADMISSIONS")],
 )
 async def test_preview_and_card_show_the_default_unless_one_is_asked(
-    with_default: Console, options: str, sender: str
+    with_default: ConsoleClient, options: str, sender: str
 ) -> None:
     reply = await with_default(f'club:ict,club:chess "Exam moved to 9am" {options}')
     assert reply["ok"], reply
@@ -83,5 +62,5 @@ async def test_preview_and_card_show_the_default_unless_one_is_asked(
 async def test_no_sender_line_when_neither_is_set(tmp_path: Path) -> None:
     path = write_config(tmp_path, extra=PEOPLE + f'\n[api]\nconsole_token = "{TOKEN}"\n')
     async with running(load_config(path), tmp_path) as server:
-        reply = await Console(server)('club:ict "Lab closed"')
+        reply = await ConsoleClient(server, TOKEN)('club:ict "Lab closed"')
         assert reply["ok"] and "From:" not in reply["text"]
