@@ -15,11 +15,11 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.contactfiles import ContactRow, read_contacts
-from bot.import_seen import FirstRows, Outcome
 from bot.phones import PhoneError, PhoneNormaliser
 from storage import audit
 from storage.contacts import ContactIn, upsert_batch
 from storage.db import Database
+from storage.import_scratch import FirstRows, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -112,11 +112,11 @@ class ContactImporter:
         extra_groups = tuple(check_label(g) for g in groups)
         report = ImportReport(dry_run=dry_run)
         rows = read_contacts(path, sheet=sheet)
+        batches = _Batches()
         try:
             async with self.db.transaction() as tx:
                 # The database writes of one batch run in aiosqlite's thread while the next
                 # batch is parsed here; batches are still written strictly in order.
-                batches = _Batches()
                 pending: asyncio.Task[None] | None = None
                 done = 0
                 try:
@@ -160,6 +160,8 @@ class ContactImporter:
                     raise _DryRun
         except _DryRun:
             pass
+        finally:
+            batches.seen.close()
         return report
 
     def _convert(
@@ -200,7 +202,7 @@ class ContactImporter:
         phone = contact.phone
         first = batches.seen.get(phone)
         if first is None:
-            batches.seen.add(phone, where=row.where, row=row.row, groups=contact.groups)
+            batches.seen.add(phone, where=row.where, groups=contact.groups)
             report.groups.update(contact.groups)
             batches.items.append(contact)
             batches.by_phone[phone] = contact
