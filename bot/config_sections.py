@@ -22,7 +22,9 @@ from bot.config_types import (
     TelegramConfig,
 )
 from bot.configschema import Reader
+from bot.errors import UserError
 from bot.phones import PhoneError, PhoneNormaliser
+from bot.sender_ids import check_sender_id
 
 logger = logging.getLogger(__name__)
 
@@ -235,11 +237,21 @@ def read_dispatch(r: Reader) -> DispatchConfig:
         max_attempts=d.integer("max_attempts", 5, minimum=1),
         backoff_base_seconds=d.number("backoff_base_seconds", 2.0, minimum=0),
         backoff_max_seconds=d.number("backoff_max_seconds", 300.0, minimum=0),
-        default_sender_id=d.text("default_sender_id", None),
+        default_sender_id=d.convert("default_sender_id", _sender_id, None),
         footers=footers,
         placeholder_fallback=d.text("placeholder_fallback", "", nonempty=False),
         greetings=greetings,
     )
+
+
+def _sender_id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    try:
+        check_sender_id(value)
+    except UserError as exc:
+        raise ValueError(str(exc).removeprefix("sender_id ")) from None
+    return value
 
 
 def read_slack(s: Reader | None) -> SlackConfig | None:

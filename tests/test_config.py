@@ -71,6 +71,12 @@ def test_env_secret_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             "dispatch.batch_size: must be an integer, got str",
         ),
         (
+            lambda t: t.replace(
+                "[dispatch]\n", '[dispatch]\ndefault_sender_id = "UNIVERSITYOFX"\n'
+            ),
+            "dispatch.default_sender_id: 'UNIVERSITYOFX': 13 characters",
+        ),
+        (
             lambda t: t.replace("[database]\n", "[database]\ncache_mb = 0\n"),
             "database.cache_mb: must be at least 1",
         ),
