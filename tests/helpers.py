@@ -171,3 +171,19 @@ async def seed_contacts(core: Core, tmp_path: Path, csv_text: str = CONTACTS_CSV
     path = tmp_path / "seed.csv"
     path.write_text(csv_text, encoding="utf-8")
     await ContactImporter(core.db, core.phones, clock=core.clock).run(path)
+
+
+def cli_with_contacts(tmp_path: Path, *group_args: str) -> list[str]:
+    """Write a config, upgrade its database and import CONTACTS_CSV through the CLI.
+
+    Returns the ["--config", FILE] prefix for further `main([...])` calls.
+    """
+    from handlers.entry import main
+
+    config = write_config(tmp_path)
+    contacts = tmp_path / "c.csv"
+    contacts.write_text(CONTACTS_CSV, encoding="utf-8")
+    base = ["--config", str(config)]
+    assert main([*base, "db", "upgrade"]) == 0
+    assert main([*base, "contacts", "import", str(contacts), *group_args]) == 0
+    return base

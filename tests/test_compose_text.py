@@ -16,7 +16,12 @@ from bot.auditing import Auditor
 from handlers.entry import main
 from handlers.routes import add_routes
 from tests.chat_helpers import chat_config, running
-from tests.helpers import API_TOKEN, CONTACTS_CSV, make_config, seed_contacts, write_config
+from tests.helpers import (
+    API_TOKEN,
+    cli_with_contacts,
+    make_config,
+    seed_contacts,
+)
 
 BAD = "Exam at 9, \udcff bring pens"  # the surrogate is character 12
 REFUSAL = "message: character 12 is not valid text (an unpaired surrogate); re-type it"
@@ -100,12 +105,7 @@ async def test_rest_still_takes_paired_surrogates_as_one_character(rest: Rest) -
 def test_cli_create_with_a_surrogate_escaped_argument_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tmp_path)
-    contacts = tmp_path / "c.csv"
-    contacts.write_text(CONTACTS_CSV, encoding="utf-8")
-    base = ["--config", str(config)]
-    assert main([*base, "db", "upgrade"]) == 0
-    assert main([*base, "contacts", "import", str(contacts), "--group", "club:ict"]) == 0
+    base = cli_with_contacts(tmp_path, "--group", "club:ict")
     capsys.readouterr()
     # What Python makes of  smsops broadcasts create club:ict $'Exam at 9, \xff bring pens'
     argv_text = b"Exam at 9, \xff bring pens".decode("utf-8", "surrogateescape")

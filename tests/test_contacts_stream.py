@@ -13,7 +13,7 @@ import pytest
 from bot import cli_contacts
 from bot.config import load_config
 from handlers.entry import main
-from tests.helpers import CONTACTS_CSV, write_config
+from tests.helpers import cli_with_contacts
 
 
 class FailsOnThird(argparse.Namespace):
@@ -34,12 +34,7 @@ class FailsOnThird(argparse.Namespace):
 def test_an_error_mid_list_closes_the_read_and_leaves_the_db_usable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_config(tmp_path)
-    contacts = tmp_path / "c.csv"
-    contacts.write_text(CONTACTS_CSV, encoding="utf-8")
-    base = ["--config", str(path)]
-    assert main([*base, "db", "upgrade"]) == 0
-    assert main([*base, "contacts", "import", str(contacts)]) == 0
+    base = cli_with_contacts(tmp_path)
     capsys.readouterr()
     problems: list[dict[str, Any]] = []
     args = FailsOnThird()
@@ -47,7 +42,7 @@ def test_an_error_mid_list_closes_the_read_and_leaves_the_db_usable(
     async def scenario() -> None:
         asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: problems.append(ctx))
         with pytest.raises(RuntimeError, match="stopped mid-list"):
-            await asyncio.wait_for(cli_contacts.list_cmd(args, load_config(path)), 10)
+            await asyncio.wait_for(cli_contacts.list_cmd(args, load_config(Path(base[1]))), 10)
         for _ in range(5):  # give any generator left open the chance to be finalised
             await asyncio.sleep(0)
 

@@ -15,7 +15,12 @@ from bot.errors import UserError
 from bot.sender_ids import check_sender_id
 from handlers.entry import main
 from handlers.routes import add_routes
-from tests.helpers import API_TOKEN, CONTACTS_CSV, make_config, seed_contacts, write_config
+from tests.helpers import (
+    API_TOKEN,
+    cli_with_contacts,
+    make_config,
+    seed_contacts,
+)
 
 # What Python makes of  --sender $'\xff'  (a byte that is not UTF-8) on the command line
 ARGV_FF = b"\xff".decode("utf-8", "surrogateescape")
@@ -51,12 +56,7 @@ def test_bad_forms_name_the_field(bad: str, error: str) -> None:
 
 @pytest.fixture
 def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
-    config = write_config(tmp_path)
-    contacts = tmp_path / "c.csv"
-    contacts.write_text(CONTACTS_CSV, encoding="utf-8")
-    base = ["--config", str(config)]
-    assert main([*base, "db", "upgrade"]) == 0
-    assert main([*base, "contacts", "import", str(contacts), "--group", "club:ict"]) == 0
+    base = cli_with_contacts(tmp_path, "--group", "club:ict")
     capsys.readouterr()
     return base
 
