@@ -58,9 +58,9 @@ def numbers(n: int) -> list[str]:
 async def ours(n: int, url: str) -> dict[str, Any]:
     """Seed n contacts, approve one broadcast, and time the dispatcher draining it."""
     from bot.clock import Clock
-    from bot.config import load_config
+    from bot.config.loader import load_config
     from bot.core import build_core
-    from gateway.africastalking import AfricasTalkingGateway
+    from gateway.africastalking.sender import AfricasTalkingGateway
     from storage.contacts import ContactIn, upsert_batch
     from storage.db import Database
 

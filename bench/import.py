@@ -45,8 +45,8 @@ def floor(path: Path) -> float:
 
 async def _import(path: Path, db_path: Path) -> dict[str, Any]:
     from bot.clock import Clock
-    from bot.importer import ContactImporter
-    from bot.phones import PhoneNormaliser
+    from bot.contacts.importer import ContactImporter
+    from bot.contacts.phones import PhoneNormaliser
     from storage.db import Database
 
     db = await Database.open(db_path)

@@ -1,6 +1,6 @@
 """Inbound STOP callbacks through the real HTTP server, beside a bare aiohttp + SQLite floor.
 
-The real app (bot.app.build_app, dispatcher and simulator gateway running) listens on
+The real app (bot.server.build_app, dispatcher and simulator gateway running) listens on
 127.0.0.1 with a temporary SQLite file; a load generator in a separate process posts real
 Africa's Talking inbound form bodies, each a STOP from a different known contact, so every
 request does the full path: stored, opt-out committed and audited, confirmation queued.
@@ -96,8 +96,8 @@ def form_body(i: int, tag: str) -> bytes:
 
 async def _seed(config: Any, count: int) -> None:
     from bot.clock import Clock
-    from bot.importer import ContactImporter
-    from bot.phones import PhoneNormaliser
+    from bot.contacts.importer import ContactImporter
+    from bot.contacts.phones import PhoneNormaliser
     from storage.db import Database
 
     csv = Path(config.database_path).parent / "contacts.csv"
@@ -145,8 +145,8 @@ class _Target:
 
 
 async def _start_ours(folder: Path, contacts: int) -> tuple[web.AppRunner, _Target, Any]:
-    from bot.app import CORE, build_app
-    from bot.config import load_config
+    from bot.config.loader import load_config
+    from bot.server import CORE, build_app
     from handlers.routes import add_routes
 
     path = folder / "smsops.toml"

@@ -7,16 +7,16 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.addressbook import AddressBook
-from bot.broadcasts import BroadcastService
+from bot.broadcasts.service import BroadcastService
 from bot.clock import Clock, new_token
-from bot.config_types import Config
-from bot.delivery import DeliveryService
-from bot.dispatch import Dispatcher
-from bot.inbound import InboundService
+from bot.config.types import Config
+from bot.contacts.addressbook import AddressBook
+from bot.contacts.phones import PhoneNormaliser
+from bot.dispatch.delivery import DeliveryService
+from bot.dispatch.worker import Dispatcher
+from bot.inbound.service import InboundService
 from bot.messaging import Messaging
 from bot.notify import FanOut
-from bot.phones import PhoneNormaliser
 from gateway.base import Gateway
 from storage.db import Database
 

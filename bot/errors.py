@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.contactfiles import ContactFileError
-from bot.phones import PhoneError
+from bot.contacts.files import ContactFileError
+from bot.contacts.phones import PhoneError
 from storage.db import StorageError
 
 logger = logging.getLogger(__name__)

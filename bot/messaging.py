@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.broadcasts.compose import MAX_MESSAGE_CHARS, check_text
 from bot.clock import Clock
-from bot.compose import MAX_MESSAGE_CHARS, check_text
-from bot.config_types import Config, Person
+from bot.config.types import Config, Person
+from bot.contacts.phones import PhoneNormaliser
 from bot.errors import NotFound, UserError
-from bot.phones import PhoneNormaliser
 from gateway.gsm import analyse
 from storage import audit, outbox
 from storage import contacts as cstore

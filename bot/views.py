@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.config_types import Config
+from bot.config.types import Config
 from storage import broadcasts as store
 from storage import outbox
 

@@ -119,7 +119,7 @@ class DeliveryReport:
     retry_count: int | None = None
 
 
-class ParseError(ValueError):
+class PayloadError(ValueError):
     """An inbound payload could not be turned into a domain object; the text says why."""
 
 

@@ -7,9 +7,9 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from aiohttp import web
 
-from bot.app import CORE
-from bot.inbound import scrub, scrub_id
-from gateway.africastalking_callbacks import parse_delivery_report, parse_inbound
+from bot.inbound.service import scrub, scrub_id
+from bot.server import CORE
+from gateway.africastalking.callbacks import parse_delivery_report, parse_inbound
 from handlers.http import read_form, secret_matches
 
 logger = logging.getLogger(__name__)

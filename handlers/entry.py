@@ -9,9 +9,9 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bot import cli
-from bot.config_types import Config, TelegramConfig
-from bot.fronts import Fronts
+from bot.cli import main as cli
+from bot.config.types import Config, TelegramConfig
+from bot.edges import Fronts
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import CORE
-from bot.config_types import Person
-from bot.contactfiles import ContactFileError
+from bot.config.types import Person
+from bot.contacts.files import ContactFileError
+from bot.contacts.phones import PhoneError
 from bot.errors import Forbidden, NotFound, UserError
-from bot.phones import PhoneError
-from gateway.base import ParseError
+from bot.server import CORE
+from gateway.base import PayloadError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return json_error(403, "forbidden", str(exc))
     except (UserError, PhoneError, ContactFileError) as exc:
         return json_error(422, "invalid", str(exc))
-    except ParseError as exc:
+    except PayloadError as exc:
         return json_error(400, "bad_request", str(exc))
     except UnicodeDecodeError:
         return json_error(400, "bad_encoding", "the body is not valid UTF-8")

@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from bot.config_types import Config
+from bot.config.types import Config
 from handlers.callbacks import add_callback_routes
 from handlers.chat.wiring import add_chat_routes
 from handlers.http import errors_middleware

@@ -15,10 +15,10 @@ from typing import Any, TypeVar, overload
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.app import CORE, build_app
 from bot.clock import Clock
-from bot.config_types import Config
+from bot.config.types import Config
 from bot.core import Core
+from bot.server import CORE, build_app
 from handlers.routes import add_routes
 from tests.helpers import make_config, seed_contacts
 

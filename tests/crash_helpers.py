@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 
-from bot.config_types import Config
+from bot.config.types import Config
 from tests.fakes.africastalking import RecordedRequest
 from tests.helpers import CALLBACK_SECRET, open_core
 

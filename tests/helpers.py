@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import FrozenClock
-from bot.config import load_config
-from bot.config_types import Config
+from bot.config.loader import load_config
+from bot.config.types import Config
 from bot.core import Core, build_core
 from bot.notify import FanOut
 from gateway.base import Gateway
@@ -166,7 +166,7 @@ Esther Njeri,0712-345-005,Drama,Engineering
 
 async def seed_contacts(core: Core, tmp_path: Path, csv_text: str = CONTACTS_CSV) -> None:
     """Import a small contact list."""
-    from bot.importer import ContactImporter
+    from bot.contacts.importer import ContactImporter
 
     path = tmp_path / "seed.csv"
     path.write_text(csv_text, encoding="utf-8")

@@ -21,7 +21,12 @@ import aiohttp
 import pytest
 from multidict import MultiDict
 
-from gateway.africastalking import (
+from gateway.africastalking.callbacks import (
+    STATUS_TABLE,
+    parse_delivery_report,
+    parse_inbound,
+)
+from gateway.africastalking.sender import (
     AUTH_FAILED,
     PRODUCTION_BASE_URL,
     SANDBOX_BASE_URL,
@@ -30,18 +35,13 @@ from gateway.africastalking import (
     build_ssl_context,
     parse_retry_after,
 )
-from gateway.africastalking_callbacks import (
-    STATUS_TABLE,
-    parse_delivery_report,
-    parse_inbound,
-)
 from gateway.base import (
     DeliveryStatus,
     Gateway,
     GatewayAmbiguousError,
     GatewayError,
     OutgoingMessage,
-    ParseError,
+    PayloadError,
     SendOutcome,
 )
 from tests.fakes.africastalking import AUTH_INVALID, FakeAfricasTalking, count_segments
@@ -597,7 +597,7 @@ def test_every_documented_status_maps(provider_status: str) -> None:
     ],
 )
 def test_parse_delivery_report_rejects(form: dict[str, str], error: str) -> None:
-    with pytest.raises(ParseError, match=error.replace("(", r"\(")):
+    with pytest.raises(PayloadError, match=error.replace("(", r"\(")):
         parse_delivery_report(form)
 
 
@@ -635,7 +635,7 @@ def test_parse_inbound_accepts_parse_qs_and_multidict_shapes() -> None:
     # parse_qs without keep_blank_values silently drops an empty text: the parser says so.
     empty = (FIXTURES / "inbound_empty_text.txt").read_text(encoding="utf-8")
     dropped = {k: v[0] for k, v in parse_qs(empty).items()}
-    with pytest.raises(ParseError, match="text: missing"):
+    with pytest.raises(PayloadError, match="text: missing"):
         parse_inbound(dropped)
 
 
@@ -658,7 +658,7 @@ GOOD_INBOUND = {"from": "+254711000001", "id": "ATXid_in1", "text": "hi", "to": 
 )
 def test_parse_inbound_rejects(changes: dict[str, str | None], error: str) -> None:
     form = {k: v for k, v in ({**GOOD_INBOUND, **changes}).items() if v is not None}
-    with pytest.raises(ParseError, match=error):
+    with pytest.raises(PayloadError, match=error):
         parse_inbound(form)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 
-from gateway.africastalking_wire import Answer, Reading, interpret, recipient_result
+from gateway.africastalking.wire import Answer, Reading, interpret, recipient_result
 from gateway.base import RecipientResult, SendOutcome
 
 HOW = Reading(gateway="africastalking", host="example", redact=lambda s: s)

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.auditing import Auditor
 from handlers.chat.parse import Command, parse_command, parse_when
-from handlers.chat.tokens import ParseError, tokenize
+from handlers.chat.tokens import CommandSyntaxError, tokenize
 from tests.chat_helpers import (
     ConsoleClient,
     chat_config,
@@ -113,7 +113,7 @@ def test_verbs() -> None:
     ],
 )
 def test_errors_say_how_to_fix_the_command(text: str, error: str) -> None:
-    with pytest.raises(ParseError) as info:
+    with pytest.raises(CommandSyntaxError) as info:
         parse_command(text)
     assert error in str(info.value)
     assert "\n" not in str(info.value)
@@ -129,7 +129,7 @@ def test_parse_when_reads_the_organisation_zone() -> None:
     )
     assert parse_when("09:00", zone=NAIROBI, now=now).day == 21
     assert parse_when("tomorrow 09:00", zone=NAIROBI, now=now).day == 21
-    with pytest.raises(ParseError, match=r'write the time like "2026-12-01 07:00"'):
+    with pytest.raises(CommandSyntaxError, match=r'write the time like "2026-12-01 07:00"'):
         parse_when("next friday", zone=NAIROBI, now=now)
 
 

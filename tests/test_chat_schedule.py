@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers.chat.parse import parse_command, parse_when
-from handlers.chat.tokens import ParseError
+from handlers.chat.tokens import CommandSyntaxError
 from tests.chat_helpers import ConsoleClient, chat_config, core_of, running
 from tests.helpers import frozen
 
@@ -130,5 +130,5 @@ def test_times_are_read_in_the_configured_zone(raw: str, zone: str, expected: st
 def test_parse_when_refuses_a_lone_day_word() -> None:
     now = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
     for raw in ("today", "tomorrow", "tomorrow noon"):
-        with pytest.raises(ParseError, match="write the time like"):
+        with pytest.raises(CommandSyntaxError, match="write the time like"):
             parse_when(raw, zone=NAIROBI, now=now)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
-from bot.formatting import format_preview
+from bot.broadcasts.text import format_preview
+from bot.config.loader import load_config
 from handlers.chat.cards import approval_card
 from tests.chat_clients import telegram_app
 from tests.chat_helpers import PEOPLE, TG_COMMS, ConsoleClient, core_of, running

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot import cli
-from bot.app import build_app
-from bot.config import load_config
-from bot.config_types import Config, TelegramConfig
-from bot.fronts import Fronts
+from bot.cli import main as cli
+from bot.config.loader import load_config
+from bot.config.types import Config, TelegramConfig
+from bot.edges import Fronts
+from bot.server import build_app
 from handlers.entry import main
 from tests.helpers import write_config
 

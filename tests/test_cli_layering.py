@@ -83,10 +83,10 @@ def test_no_import_points_back_toward_the_edges(package: str) -> None:
 @pytest.mark.parametrize(
     ("source", "module", "expected"),
     [
-        ("import handlers.routes\n", "bot.app", "handlers.routes"),
-        ("def f():\n    from handlers.chat import console\n", "bot.cli", "handlers.chat"),
-        ("from ..handlers import routes\n", "bot.cli", "handlers"),
-        ("from .. import handlers\n", "bot.cli", "handlers"),
+        ("import handlers.routes\n", "bot.server", "handlers.routes"),
+        ("def f():\n    from handlers.chat import console\n", "bot.cli.main", "handlers.chat"),
+        ("from ..handlers import routes\n", "bot.cli.main", "handlers"),
+        ("from .. import handlers\n", "bot.cli.main", "handlers"),
         (
             "import importlib\nimportlib.import_module('handlers.entry')\n",
             "bot.x",

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.app import CORE, build_app
 from bot.auditing import Auditor
+from bot.server import CORE, build_app
 from handlers.entry import main
 from handlers.routes import add_routes
 from tests.chat_helpers import chat_config, running

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.config.loader import ConfigError, load_config
 from handlers.entry import main
 from tests.helpers import write_config
 

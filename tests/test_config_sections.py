@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.compose import greeting
-from bot.config import ConfigError, load_config
+from bot.broadcasts.compose import greeting
+from bot.config.loader import ConfigError, load_config
 from tests.helpers import write_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ import pytest
 from docx import Document
 from openpyxl import Workbook, load_workbook
 
-from bot.contactfiles import ContactFileError, ContactRow, open_contacts, read_contacts
-from bot.contactfiles.columns import (
+from bot.contacts.files import ContactFileError, ContactRow, open_contacts, read_contacts
+from bot.contacts.files.columns import (
     Role,
     classify,
     group_tag,
@@ -25,10 +25,10 @@ from bot.contactfiles.columns import (
     split_phones,
     table_width,
 )
-from bot.contactfiles.docx import table_cells
-from bot.contactfiles.legacy import NO_TOOL, parse_antiword
-from bot.contactfiles.textscan import find_phones, text_rows
-from bot.contactfiles.xlsx import cell_text
+from bot.contacts.files.docx import table_cells
+from bot.contacts.files.legacy import NO_TOOL, parse_antiword
+from bot.contacts.files.textscan import find_phones, text_rows
+from bot.contacts.files.xlsx import cell_text
 
 logger = logging.getLogger(__name__)
 

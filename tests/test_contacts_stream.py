@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot import cli_contacts
-from bot.config import load_config
+from bot.cli import contacts as cli_contacts
+from bot.config.loader import load_config
 from handlers.entry import main
 from tests.helpers import cli_with_contacts
 

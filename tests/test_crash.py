@@ -5,7 +5,7 @@ Defaults are small enough for `make test`; SMSOPS_CRASH_RECIPIENTS, SMSOPS_CRASH
 SMSOPS_CRASH_STOPS, SMSOPS_CRASH_STAFF_OPTOUTS and SMSOPS_CRASH_SEED scale and vary it (the
 proof run is 10,000 recipients and 20 kills).
 
-The guarantee checked for opt-outs (see bot/dispatch.py): the AT gateway has one lane, and a
+The guarantee checked for opt-outs (see bot/dispatch/worker.py): the AT gateway has one lane, and a
 batch is checked for opt-outs in the transaction that clears it to leave (outbox.claim for the
 first batch of a run or an urgent row, outbox.sendable when the reserved batch is promoted),
 which runs only after the answer to the lane's previous request has come back. So a broadcast
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock
-from bot.config import load_config
-from bot.config_types import Config
+from bot.config.loader import load_config
+from bot.config.types import Config
 from tests.crash_helpers import (
     Server,
     StaffOptOut,

@@ -16,8 +16,8 @@ from bot.clock import Clock
 from bot.core import Core
 from bot.notify import FanOut, NullNotifier
 from bot.views import BroadcastView
-from gateway.africastalking import AfricasTalkingGateway
-from gateway.simulator import SimulatorGateway
+from gateway.africastalking.sender import AfricasTalkingGateway
+from gateway.simulator.gateway import SimulatorGateway
 from tests.fakes.africastalking import FakeAfricasTalking
 from tests.helpers import AT_KEY, make_config, open_core, seed_contacts
 

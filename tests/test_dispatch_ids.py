@@ -10,7 +10,7 @@ import pytest
 
 from bot.core import Core
 from gateway.base import OutgoingMessage
-from gateway.simulator import SimulatorGateway
+from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
 from tests.helpers import frozen, make_config, open_core, seed_contacts
 
@@ -75,7 +75,7 @@ async def test_colliding_provider_id_is_sent_unlinked_and_never_resent(
     async with open_core(config, gateways={"simulator": sim}, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
         bid = await broadcast(core, "Exam at 9")
-        with caplog.at_level(logging.WARNING, logger="bot.settle"):
+        with caplog.at_level(logging.WARNING, logger="bot.dispatch.settle"):
             assert await core.dispatcher.run_once("simulator", sim)
         assert not await core.dispatcher.run_once("simulator", sim)  # nothing left to send
         view = await core.broadcasts.view(bid)

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.bounded import RecentSet
+from bot.capped import RecentSet
 from bot.clock import FrozenClock
 from bot.core import Core
+from bot.dispatch.settle import PROGRESS_SECONDS
 from bot.notify import FanOut, NullNotifier
-from bot.settle import PROGRESS_SECONDS
 from bot.views import BroadcastView
 from gateway.base import OutgoingMessage, RecipientResult
-from gateway.simulator import SimulatorGateway
+from gateway.simulator.gateway import SimulatorGateway
 from handlers.chat import cards
 from handlers.chat.cards import Message
 from handlers.chat.notifier import ChatNotifier

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.clock import FrozenClock
-from bot.ratelimit import GatewayLimiter, TokenBucket
+from bot.dispatch.ratelimit import GatewayLimiter, TokenBucket
 from gateway.base import OutgoingMessage, RecipientResult
-from gateway.simulator import SimulatorGateway
+from gateway.simulator.gateway import SimulatorGateway
 from tests.helpers import frozen, make_config, open_core, seed_contacts
 
 MANY = "Name,Phone,Club\n" + "".join(

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.clock import FrozenClock
-from bot.config import load_config
-from bot.config_types import Config
+from bot.config.loader import load_config
+from bot.config.types import Config
 from bot.core import Core
-from gateway.simulator import SimulatorGateway
+from gateway.simulator.gateway import SimulatorGateway
 from tests.helpers import frozen, make_config, open_core, seed_contacts, write_config
 
 SEASONAL = """

@@ -25,10 +25,10 @@ import pytest
 
 from bot.clock import Clock
 from bot.core import Core, build_core
+from bot.dispatch.routing import MAX_DOWN_SECONDS
 from bot.notify import FanOut, NullNotifier
-from bot.routing import MAX_DOWN_SECONDS
 from bot.views import BroadcastView
-from gateway.africastalking import AfricasTalkingGateway
+from gateway.africastalking.sender import AfricasTalkingGateway
 from storage.db import Database
 from tests.fakes.africastalking import FakeAfricasTalking, RecordedRequest
 from tests.helpers import AT_KEY, make_config, seed_contacts

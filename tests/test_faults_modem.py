@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_modem_pool, modem_inbound
 from bot.clock import Clock
 from bot.core import Core, build_core
 from bot.notify import FanOut, NullNotifier
+from bot.server import build_modem_pool, modem_inbound
 from bot.views import BroadcastView
 from gateway.base import DeliveryReport
 from gateway.modem.errors import BUSY_CME, BUSY_CMS, error_code

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from bot.app import build_app
+from bot.server import build_app
 from handlers.routes import add_routes
 from tests.chat_helpers import (
     APPROVER,

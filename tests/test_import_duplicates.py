@@ -14,8 +14,8 @@ import pytest
 from openpyxl import Workbook
 
 from bot.clock import FrozenClock
-from bot.importer import BATCH, ContactImporter, ImportReport
-from bot.phones import PhoneNormaliser
+from bot.contacts.importer import BATCH, ContactImporter, ImportReport
+from bot.contacts.phones import PhoneNormaliser
 from storage.db import Database
 
 logger = logging.getLogger(__name__)

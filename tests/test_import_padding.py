@@ -17,8 +17,8 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from bot.contactfiles import read_contacts
-from bot.contactfiles.model import MAX_ROWS
+from bot.contacts.files import read_contacts
+from bot.contacts.files.model import MAX_ROWS
 from tests.test_file_bombs import MAX_GROWTH, MB, Cli, Run, deflated, with_part, write_zip
 
 logger = logging.getLogger(__name__)

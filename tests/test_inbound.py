@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from bot.clock import FrozenClock
+from bot.contacts.phones import PhoneError
 from bot.core import Core
 from bot.errors import NotFound, UserError
-from bot.inbound import InboundResult
+from bot.inbound.service import InboundResult
 from bot.notify import FanOut, NullNotifier
-from bot.phones import PhoneError
 from bot.views import InboxView
 from gateway.base import InboundSms, OutgoingMessage, RecipientResult
-from gateway.simulator import SimulatorGateway
+from gateway.simulator.gateway import SimulatorGateway
 from handlers.entry import main as cli_main
 from storage import audit
 from tests.helpers import frozen, make_config, open_core, seed_contacts, write_config

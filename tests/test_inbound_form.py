@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 import pytest
 from aiohttp import web
 
-from bot.inbound import scrub, scrub_id
+from bot.inbound.service import scrub, scrub_id
 from handlers.callbacks import MAX_FORM_FIELDS, _ascii_form
 
 PIECES = ["a", "id", "text", "=", "&", "+", "%", "%2", "%20", "%2B", "%FF", "%C3", "%A9", "%3D"]

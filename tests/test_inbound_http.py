@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import CORE, GATEWAYS, build_app
 from bot.core import Core
-from gateway.simulator import SimulatorGateway
+from bot.server import CORE, GATEWAYS, build_app
+from gateway.simulator.gateway import SimulatorGateway
 from handlers.routes import add_routes
 from tests.helpers import CALLBACK_SECRET, make_config, open_core, seed_contacts
 

@@ -6,7 +6,7 @@ import asyncio
 import random
 from pathlib import Path
 
-import bot.inbound
+import bot.inbound.service
 from bot.clock import FrozenClock
 from gateway.base import InboundSms
 from tests.helpers import frozen, make_config, open_core, seed_contacts
@@ -48,6 +48,6 @@ async def test_at_most_pipeline_commits_at_once(tmp_path: Path) -> None:
         ]
         tasks = [asyncio.create_task(h) for h in handles]
         await asyncio.sleep(0)
-        assert 0 < len(core.inbound._workers) <= bot.inbound.PIPELINE
+        assert 0 < len(core.inbound._workers) <= bot.inbound.service.PIPELINE
         results = await asyncio.gather(*tasks)
     assert sorted(r.id for r in results) == list(range(1, 51))

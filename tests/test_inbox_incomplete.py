@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import modem_inbound
-from bot.cli_inbound import inbox_list_cmd, simulate_inbound_cmd
+from bot.cli.inbound import inbox_list_cmd, simulate_inbound_cmd
 from bot.core import Core
 from bot.notify import FanOut
+from bot.server import modem_inbound
 from gateway.base import InboundSms
 from gateway.modem.intake import Intake
 from gateway.modem.reassembly import Reassembler

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from bot.config_types import KeywordsConfig
-from bot.configschema import Reader
-from bot.keyword_defaults import DEFAULT_WORDS, build_keywords
-from bot.keywords import KeywordMatcher, normalise, render, resolve_group, strip_edges
+from bot.config.schema import Reader
+from bot.config.types import KeywordsConfig
+from bot.inbound.defaults import DEFAULT_WORDS, build_keywords
+from bot.inbound.keywords import KeywordMatcher, fill_reply, normalise, resolve_group, strip_edges
 from storage.inbound import GroupRow
 
 logger = logging.getLogger(__name__)
@@ -202,4 +202,4 @@ def test_resolve_group_prefers_the_members_own_group() -> None:
     ],
 )
 def test_render_never_fails(template: str, text: str) -> None:
-    assert render(template, {"org": "Uni"}) == text
+    assert fill_reply(template, {"org": "Uni"}) == text

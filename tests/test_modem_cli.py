@@ -12,8 +12,8 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.app import CORE, build_app
 from bot.clock import Clock
+from bot.server import CORE, build_app
 from handlers.entry import main
 from handlers.routes import add_routes
 from storage.db import Database
@@ -164,7 +164,7 @@ def test_cli_modem_probe_refuses_a_port_in_use(
 
 
 def test_modem_config_keys(tmp_path: Path) -> None:
-    from bot.config import ConfigError
+    from bot.config.loader import ConfigError
 
     extra = """
     [gateways.modem.dongle1]

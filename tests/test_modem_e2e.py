@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import build_gateways, build_modem_pool, modem_inbound
 from bot.clock import Clock
 from bot.core import Core, build_core
+from bot.server import build_gateways, build_modem_pool, modem_inbound
 from bot.views import BroadcastView
 from gateway.base import DeliveryReport
 from gateway.gsm import analyse

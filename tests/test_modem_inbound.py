@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from gateway.modem.pdu import decode_deliver
 from gateway.modem.reassembly import Reassembler, StoredPart
-from gateway.pdu import decode_deliver
 from tests.fakes.modem_pdus import build_deliver, multipart_vector, vectors
 from tests.modem_helpers import FAST, Sink, eventually, fake_modem, running_driver
 

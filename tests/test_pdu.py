@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import gsm, pdu
-from gateway.pdu import ConcatInfo, DecodedSubmit, DeliverPdu, PduError, StatusReportPdu
+from gateway import gsm
+from gateway.modem import pdu
+from gateway.modem.pdu import ConcatInfo, DecodedSubmit, DeliverPdu, PduError, StatusReportPdu
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def test_ucs2_part_ending_in_half_an_emoji_keeps_raw_units() -> None:
 def test_invalid_concatenation_element_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
     # part 0 of 2 is invalid; TS 23.040 §9.2.3.24.1 says to ignore the element
     hex_pdu = "00440A9121436587090004122090028543800705000307020048"
-    with caplog.at_level(logging.WARNING, logger="gateway.pdu_fields"):
+    with caplog.at_level(logging.WARNING, logger="gateway.modem.pdu.fields"):
         got = pdu.decode_deliver(hex_pdu)
     assert got.concat is None
     assert got.text == "H"
@@ -348,7 +349,7 @@ def test_pdu_error_is_a_value_error() -> None:
 
 def test_invalid_time_zone_octet_reads_as_utc(caplog: pytest.LogCaptureFixture) -> None:
     # the Kenyan SMSC report in status_report.json carries TP-SCTS time zone 0xE1
-    with caplog.at_level(logging.WARNING, logger="gateway.pdu_fields"):
+    with caplog.at_level(logging.WARNING, logger="gateway.modem.pdu.fields"):
         report = pdu.decode_status_report(
             "079152742205000006070A817020957711112112113391E11121121133912100"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import phonenumbers
 import pytest
 
-from bot.phones import PhoneError, PhoneNormaliser
+from bot.contacts.phones import PhoneError, PhoneNormaliser
 
 KE = PhoneNormaliser("KE")
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.app import CORE, build_app
+from bot.server import CORE, build_app
 from handlers.routes import add_routes
 from tests.helpers import API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
 

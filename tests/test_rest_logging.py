@@ -11,7 +11,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot import logs
-from bot.app import CORE, build_app
+from bot.server import CORE, build_app
 from handlers.routes import add_routes
 from tests.helpers import CALLBACK_SECRET, make_config
 

@@ -21,8 +21,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from bot.app import CORE, build_app
-from bot.config_types import Config
+from bot.config.types import Config
+from bot.server import CORE, build_app
 from handlers.routes import add_routes
 from tests.helpers import API_TOKEN, make_config, seed_contacts
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from bot.app import GATEWAYS
+from bot.server import GATEWAYS
 from handlers.entry import main
 from tests.chat_helpers import APPROVALS, APPROVER, APPROVER2, STAFF, STRANGER, wait_until
 from tests.conftest import attach_watch

@@ -17,8 +17,8 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.app import CORE, build_app
 from bot.logs import RedactSecrets
+from bot.server import CORE, build_app
 from handlers.routes import add_routes
 from tests.chat_clients import telegram_app
 from tests.chat_helpers import STAFF, TG_TOKEN, wait_until

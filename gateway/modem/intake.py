@@ -16,9 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.base import DeliveryReport, InboundSms
 from gateway.modem.inbox import StorageAccess, Stored
-from gateway.modem.reassembly import Assembled, Reassembler, StoredPart
-from gateway.modem.reports import ReportTracker
-from gateway.pdu import (
+from gateway.modem.pdu import (
     DecodedSubmit,
     DeliverPdu,
     PduError,
@@ -27,6 +25,8 @@ from gateway.pdu import (
     decode_deliver,
     decode_status_report,
 )
+from gateway.modem.reassembly import Assembled, Reassembler, StoredPart
+from gateway.modem.reports import ReportTracker
 
 logger = logging.getLogger(__name__)
 

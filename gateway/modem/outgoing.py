@@ -16,10 +16,10 @@ from gateway.base import GatewayAmbiguousError, GatewayError, RecipientResult, S
 from gateway.modem.at import ATChannel
 from gateway.modem.errors import ATError, ATTimeout, PortClosed
 from gateway.modem.jobs import SendJob, settle
+from gateway.modem.pdu import encode_submit
 from gateway.modem.reports import ReportTracker
 from gateway.modem.sending import Sent, lost, refused, sent_before_timeout, submit_part
 from gateway.modem.spec import ModemSettings, ModemSpec
-from gateway.pdu import encode_submit
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.gsm import decode_gsm7
-from gateway.pdu import DeliverPdu
+from gateway.modem.pdu import DeliverPdu
 
 logger = logging.getLogger(__name__)
 

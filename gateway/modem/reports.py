@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from gateway.base import DeliveryReport, DeliveryStatus
-from gateway.pdu import StatusReportPdu
+from gateway.modem.pdu import StatusReportPdu
 
 logger = logging.getLogger(__name__)
 

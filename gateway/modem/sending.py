@@ -18,9 +18,9 @@ from gateway.modem.errors import (
     PortClosed,
     cms_reason,
 )
+from gateway.modem.pdu import SubmitPdu
 from gateway.modem.spec import ModemSettings
 from gateway.modem.urc import int_fields
-from gateway.pdu import SubmitPdu
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from bot.config_types import Config
-from bot.formatting import decision_lines, local_time, preview_lines
+from bot.broadcasts.text import decision_lines, local_time, preview_lines
+from bot.config.types import Config
 from bot.views import BroadcastView, InboxView
 
 logger = logging.getLogger(__name__)

@@ -6,15 +6,15 @@ import logging
 from dataclasses import dataclass, replace
 
 from bot.auditing import Auditor
-from bot.broadcasts import Decision
-from bot.config_types import Person
+from bot.broadcasts.service import Decision
+from bot.config.types import Person
+from bot.contacts.phones import PhoneError
 from bot.core import Core
 from bot.errors import UserError
-from bot.phones import PhoneError
 from bot.views import BroadcastView
 from handlers.chat import cards
 from handlers.chat.parse import Command, parse_command, parse_when
-from handlers.chat.tokens import ParseError
+from handlers.chat.tokens import CommandSyntaxError
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class Commands:
             return await self._refuse(caller, "command")
         try:
             command = parse_command(text)
-        except ParseError as exc:
+        except CommandSyntaxError as exc:
             reply = Reply(printable(str(exc)), ok=False)
             await self._audit(caller, Command("invalid"), reply=reply)
             return reply

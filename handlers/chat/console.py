@@ -9,8 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.compose import check_text
-from bot.config_types import Config
+from bot.broadcasts.compose import check_text
+from bot.config.types import Config
 from handlers.chat.cards import Message
 from handlers.chat.commands import Commands
 from handlers.chat.notifier import ChatNotifier, Ref

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot.broadcasts import BroadcastService
-from bot.config_types import Config
-from bot.settle import PROGRESS_SECONDS
+from bot.broadcasts.service import BroadcastService
+from bot.config.types import Config
+from bot.dispatch.settle import PROGRESS_SECONDS
 from bot.views import BroadcastView, InboxView
 from handlers.chat import cards
 from handlers.chat.cards import Message

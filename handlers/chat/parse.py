@@ -7,8 +7,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from handlers.chat.tokens import ParseError, Token, strip_prefix, tokenize
-from handlers.chat.when import parse_when, takes_clock
+from handlers.chat.send_time import parse_when, takes_clock
+from handlers.chat.tokens import CommandSyntaxError, Token, strip_prefix, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,17 @@ def parse_command(text: str) -> Command:
 def _broadcast_id(verb: str, tokens: list[Token], *, required: bool) -> int | None:
     if not tokens:
         if required:
-            raise ParseError(f"say which broadcast: /sms {verb} 12 (see /sms list for numbers)")
+            raise CommandSyntaxError(
+                f"say which broadcast: /sms {verb} 12 (see /sms list for numbers)"
+            )
         return None
     match = _ID.match(tokens[0].text.strip())
     if not match or tokens[0].quoted:
-        raise ParseError(f"{tokens[0].text!r} is not a broadcast number: write /sms {verb} 12")
+        raise CommandSyntaxError(
+            f"{tokens[0].text!r} is not a broadcast number: write /sms {verb} 12"
+        )
     if len(tokens) > 1:
-        raise ParseError(f"only one broadcast number, e.g. /sms {verb} {match.group(1)}")
+        raise CommandSyntaxError(f"only one broadcast number, e.g. /sms {verb} {match.group(1)}")
     return int(match.group(1))
 
 
@@ -84,7 +88,7 @@ def _text_of(tokens: list[Token], body: str) -> str:
         return ""
     if tokens[0].quoted:
         if len(tokens) > 1:
-            raise ParseError("put the whole message inside one pair of quotes")
+            raise CommandSyntaxError("put the whole message inside one pair of quotes")
         return tokens[0].text
     return body[tokens[0].start : tokens[-1].end]
 
@@ -103,11 +107,13 @@ def _verb(verb: str, rest: list[Token], *, body: str) -> Command:
     while k < len(rest) and not rest[k].quoted and _DIGITISH.match(rest[k].text):
         k += 1
     if k == 0:
-        raise ParseError('say who to reply to: /sms reply +254712345678 "Thanks, noted"')
+        raise CommandSyntaxError('say who to reply to: /sms reply +254712345678 "Thanks, noted"')
     number = " ".join(t.text for t in rest[:k])
     message = _text_of(rest[k:], body).strip()
     if not message:
-        raise ParseError(f'add the text after the number: /sms reply {number} "Thanks, noted"')
+        raise CommandSyntaxError(
+            f'add the text after the number: /sms reply {number} "Thanks, noted"'
+        )
     return Command(verb, number=number, message=message)
 
 
@@ -131,12 +137,12 @@ def _options(tokens: list[Token]) -> tuple[dict[str, str], list[Token], list[Tok
         if name not in OPTIONS:
             close = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.6)
             hint = f"did you mean --{close[0]}?" if close else "use --at, --sender or --kind"
-            raise ParseError(f"unknown option --{name} — {hint}")
+            raise CommandSyntaxError(f"unknown option --{name} — {hint}")
         used.append(tok)
         quoted = False
         if not value:
             if i + 1 >= len(tokens):
-                raise ParseError(f"--{name} needs a value, e.g. {_OPTION_EXAMPLES[name]}")
+                raise CommandSyntaxError(f"--{name} needs a value, e.g. {_OPTION_EXAMPLES[name]}")
             i += 1
             value, quoted = tokens[i].text, tokens[i].quoted
             used.append(tokens[i])
@@ -201,7 +207,7 @@ def _time_continues(opts: dict[str, str], at_end: int, words: list[Token], body:
     """A stray word right after the --at value is most likely more of the time: say to quote it."""
     nxt = next((t for t in words if t.start >= at_end), None) if at_end >= 0 else None
     if nxt is not None and not nxt.quoted and not body[at_end : nxt.start].strip():
-        raise ParseError(
+        raise CommandSyntaxError(
             f"--at {opts['at']} {nxt.text}: put a time of more than one word in quotes, "
             'e.g. --at "tomorrow 07:00" or --at "2026-12-01 07:00"'
         )
@@ -214,7 +220,7 @@ def _compose(tokens: list[Token], body: str) -> Command:
         audience, message, after = rest[:quoted], rest[quoted].text, rest[quoted + 1 :]
         if after:
             _time_continues(opts, at_end, after, body)
-            raise ParseError(
+            raise CommandSyntaxError(
                 f"text after the closing quote ({after[0].text!r}): put the whole message "
                 "inside the quotes, and options like --at after it"
             )
@@ -222,22 +228,26 @@ def _compose(tokens: list[Token], body: str) -> Command:
         k = _audience_prefix(rest)
         audience, words = rest[:k], rest[k:]
         if not audience:
-            raise ParseError(_no_audience(rest[0] if rest else None))
+            raise CommandSyntaxError(_no_audience(rest[0] if rest else None))
         if not words:
-            raise ParseError(f"add the message after the audience, e.g. {EXAMPLE}")
+            raise CommandSyntaxError(f"add the message after the audience, e.g. {EXAMPLE}")
         start, end = words[0].start, words[-1].end
         if any(start < t.start < end for t in used):
             _time_continues(opts, at_end, words, body)
-            raise ParseError("put options like --at before or after the message, not inside it")
+            raise CommandSyntaxError(
+                "put options like --at before or after the message, not inside it"
+            )
         message = words[0].text if len(words) == 1 and words[0].quoted else body[start:end]
     if not message.strip():
-        raise ParseError(f"the message is empty: {EXAMPLE}")
+        raise CommandSyntaxError(f"the message is empty: {EXAMPLE}")
     kind = opts.get("kind", "alert").lower()
     if kind not in KINDS:
-        raise ParseError(f"--kind {kind}: use --kind promo or --kind alert")
+        raise CommandSyntaxError(f"--kind {kind}: use --kind promo or --kind alert")
     sender = opts.get("sender")
     if sender is not None and not _SENDER.match(sender):
-        raise ParseError(f"--sender {sender}: use 1-11 letters or digits, e.g. --sender UNIVERSITY")
+        raise CommandSyntaxError(
+            f"--sender {sender}: use 1-11 letters or digits, e.g. --sender UNIVERSITY"
+        )
     return Command(
         "send",
         audience=" ".join(t.text for t in audience),

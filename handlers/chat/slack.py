@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.config_types import Config, SlackConfig
+from bot.config.types import Config, SlackConfig
 from handlers.chat import cards
 from handlers.chat.cards import Message
 from handlers.chat.commands import Commands, Reply

@@ -21,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config_types import Config, TelegramConfig
+from bot.config.types import Config, TelegramConfig
 from handlers.chat import cards
 from handlers.chat.cards import Message
 from handlers.chat.commands import Commands

@@ -17,7 +17,7 @@ _ANY_DOUBLE = '"“”„‟«»'
 _PREFIX = re.compile(r"^\s*/sms(?:@\w+)?(?=\s|$)", re.IGNORECASE)
 
 
-class ParseError(UserError):
+class CommandSyntaxError(UserError):
     """The command text cannot be understood; the message says how to write it."""
 
 
@@ -59,7 +59,9 @@ def tokenize(text: str) -> list[Token]:
         if ch in _DOUBLE:
             j = _close_double(text, i + 1, opener=ch)
             if j < 0:
-                raise ParseError(f"a quote is not closed: end the message with {_DOUBLE[ch][0]}")
+                raise CommandSyntaxError(
+                    f"a quote is not closed: end the message with {_DOUBLE[ch][0]}"
+                )
             tokens.append(Token(text[i + 1 : j], True, i, j + 1))
             i = j + 1
             continue
@@ -74,7 +76,9 @@ def tokenize(text: str) -> list[Token]:
             if text[j] in _DOUBLE and j > i and "=" in text[i:j]:
                 k = _close_double(text, j + 1, opener=text[j])
                 if k < 0:
-                    raise ParseError("a quote is not closed: end the value with a closing quote")
+                    raise CommandSyntaxError(
+                        "a quote is not closed: end the value with a closing quote"
+                    )
                 parts.append(text[j + 1 : k])
                 j = k + 1
                 continue

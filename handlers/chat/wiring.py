@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.app import NOTIFIER, ON_CORE, SESSION
-from bot.config_types import Config
+from bot.config.types import Config
 from bot.core import Core
+from bot.server import NOTIFIER, ON_CORE, SESSION
 from handlers.chat.commands import Commands
 from handlers.chat.console import ConsoleFront
 from handlers.chat.slack import SlackFront

@@ -2,7 +2,7 @@
 
 It echoes until ATE0 (and the ATZ before it), sprinkles Huawei's unsolicited lines
 (^RSSI, ^BOOT, ^MODE, ^DSFLOWRPT) into the middle of answers when `noise` is on, sends
-the "> " prompt without a line end, decodes every SMS-SUBMIT with gateway.pdu, answers
+the "> " prompt without a line end, decodes every SMS-SUBMIT with gateway.modem.pdu, answers
 +CMGS: <mr>, produces status reports (+CDS or stored with +CDSI, following AT+CNMI),
 keeps received SMS in SIM storage (+CMTI, AT+CMGR/CMGL/CMGD), and can be PIN-locked,
 refuse settings, fail sends with +CMS ERROR, be busy, vanish mid-send, lose the OK after
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.pdu import decode_submit
+from gateway.modem.pdu import decode_submit
 from tests.fakes.modem_faults import PROMPT, PROMPT_PAUSE, Faults, Refusal, Submitted
 from tests.fakes.modem_pdus import build_status_report
 from tests.fakes.modem_pty import PtyPort

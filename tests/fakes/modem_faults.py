@@ -7,7 +7,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from gateway.pdu import DecodedSubmit
+from gateway.modem.pdu import DecodedSubmit
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,62 @@
+"""The rules of the broadcast lifecycle, without I/O: approvals needed, who may decide, when."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.broadcasts.schedule import next_allowed
+from bot.config.types import Config, DispatchConfig, Person
+from bot.views import BroadcastView
+from storage.broadcasts import BroadcastRow
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("alert", "promo")
+OPEN_STATES = ("draft", "awaiting_approval")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The one outcome of an approve/reject/cancel click, and a line to show the person."""
+
+    outcome: str  # approved | waiting | rejected | cancelled | refused
+    message: str
+    view: BroadcastView
+    forbidden: bool = False  # refused because of who clicked, not because of the state
+
+
+def approvals_needed(recipients: int, dispatch: DispatchConfig) -> int:
+    """0 below the approval threshold, 2 above the second-approver threshold, else 1."""
+    if recipients < dispatch.approval_threshold:
+        return 0
+    if dispatch.second_approver_threshold and recipients > dispatch.second_approver_threshold:
+        return 2
+    return 1
+
+
+def refusal(b: BroadcastRow, person: Person, now: datetime) -> tuple[str, bool] | None:
+    """Why this person may not decide now, and whether it is about the person; None if they may."""
+    if b.state == "expired" or (
+        b.state in OPEN_STATES and b.expires_at and datetime.fromisoformat(b.expires_at) <= now
+    ):
+        return f"broadcast {b.id} has expired; compose it again", False
+    if b.state not in OPEN_STATES:
+        return f"broadcast {b.id} is already {b.state.replace('_', ' ')}", False
+    if b.approvals_needed == 0:
+        return None
+    if person.id == b.requested_by:
+        return "you cannot approve your own broadcast; another approver must", True
+    if not person.can_approve:
+        return "only approvers can approve broadcasts", True
+    return None
+
+
+def send_start(kind: str, send_at: datetime | None, now: datetime, config: Config) -> datetime:
+    """When a broadcast's rows may first go: its send time or now, past quiet hours for promos."""
+    start = send_at if send_at is not None and send_at > now else now
+    if kind == "promo":
+        d = config.dispatch
+        start = next_allowed(start, start=d.quiet_start, end=d.quiet_end, zone=config.timezone)
+    return start

@@ -1,0 +1,34 @@
+"""Sender ids a broadcast may be sent from: Africa's Talking's alphanumeric form or a number."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.broadcasts.compose import check_text
+from bot.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+MAX_ALPHANUMERIC = 11  # GSM's alphanumeric originator, as Africa's Talking registers it
+_ALPHANUMERIC = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .-]*")
+_NUMBER = re.compile(r"\+?[0-9]{3,15}")  # a short code or a phone number in E.164
+FIELD = "sender_id"
+
+
+def check_sender_id(sender_id: str) -> None:
+    """Refuse a sender id Africa's Talking would not take, in one line naming the field."""
+    check_text(sender_id, name=FIELD)
+    if _NUMBER.fullmatch(sender_id):
+        return
+    shown = repr(sender_id[:40])
+    if not _ALPHANUMERIC.fullmatch(sender_id):
+        raise UserError(
+            f"{FIELD} {shown}: use letters, digits, spaces, '.' or '-' (starting with a letter "
+            f"or digit, at most {MAX_ALPHANUMERIC}), or a number like +254712345678"
+        )
+    if len(sender_id) > MAX_ALPHANUMERIC:
+        raise UserError(
+            f"{FIELD} {shown}: {len(sender_id)} characters; an alphanumeric sender id has at "
+            f"most {MAX_ALPHANUMERIC}"
+        )

@@ -1,0 +1,123 @@
+"""Writing journaled batch outcomes to their outbox rows, off the path between two requests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from bot.clock import Clock
+from bot.dispatch.settle import Settler
+from storage import journal, outbox
+from storage.db import Conn, Database
+from storage.outbox import Claimed
+
+logger = logging.getLogger(__name__)
+
+APPLY_EVERY_SECONDS = 0.02
+T = TypeVar("T")
+
+# (gateway, batch, plan, batch named as leaving next)
+Entry = tuple[str, Claimed, dict[str, Any], str | None]
+
+
+class JournalApplier:
+    """Keeps the outcomes journaled on the critical path and writes them in grouped steps."""
+
+    def __init__(self, db: Database, *, settler: Settler, clock: Clock):
+        self.db = db
+        self.settler = settler
+        self.clock = clock
+        self.entries: list[Entry] = []
+        self.broke: list[tuple[str, Claimed, dict[str, Any]]] = []  # effects still to apply
+        self.ready = asyncio.Event()
+
+    def add(self, entry: Entry) -> None:
+        """Remember one journaled batch; the applier writes it soon."""
+        self.entries.append(entry)
+        self.ready.set()
+
+    async def flush(self) -> None:
+        """Write journaled batch outcomes to their rows, many batches in one transaction."""
+        await self.flush_with(None)
+        await self.after_broke()
+
+    async def after_broke(self) -> None:
+        """What follows a batch refused for low balance (the broadcast pauses), in order."""
+        broke, self.broke = self.broke, []
+        for name, batch, plan in broke:
+            await self.settler.effects(plan, batch.broadcast_id, name)
+
+    async def flush_with(self, work: Callable[[Conn], T] | None) -> T | None:
+        """Flush, and run work(conn) in the same transaction (a lane claims its next batch
+        this way while its request is in flight: one commit, off the path between requests)."""
+        entries, self.entries = self.entries, []
+        if not entries:
+            return None if work is None else await self.db.run(work)
+        stamp = self.clock.now().isoformat()
+        result: T | None = None
+        try:
+            if any(plan["blacklisted"] for _, _, plan, _ in entries):
+                async with self.db.transaction() as tx:  # carrier opt-outs: the general path
+                    for name, _batch, plan, _next_id in entries:
+                        await self.settler.apply(tx, plan, gateway=name)
+                    await tx.run(journal.written_in, [b.batch_id for _, b, _, _ in entries])
+                    if work is not None:
+                        result = await tx.run(work)
+            else:
+                clashes, result = await self.db.run(
+                    _apply_in, entries=entries, stamp=stamp, work=work
+                )
+                for name, rid, pid in clashes:
+                    self.settler.warn_clash(name, rid, pid)
+        except BaseException:
+            self.entries[:0] = entries  # still in the journal table; try again later
+            raise
+        # A broadcast with a batch just claimed is still pending: no need to ask.
+        claimed = getattr(result, "broadcast_id", None) if getattr(result, "ids", None) else None
+        latest: dict[int | None, str] = {}
+        for name, batch, plan, _ in entries:
+            if plan["broke"] and work is not None:  # as ever, a moment later (see run)
+                self.broke.append((name, batch, plan))
+                self.ready.set()
+            elif plan["broke"]:
+                await self.settler.effects(plan, batch.broadcast_id, name)
+            latest[batch.broadcast_id] = name
+        for broadcast_id in latest:
+            pending = True if broadcast_id is not None and broadcast_id == claimed else None
+            await self.settler.after_batch(broadcast_id, pending=pending)
+        return result
+
+    async def run(self, stopping: Callable[[], bool], busy: Callable[[], bool]) -> None:
+        """Flush what busy lanes leave (they flush as they go), until stopped."""
+        while not stopping():
+            await self.ready.wait()
+            self.ready.clear()
+            await asyncio.sleep(APPLY_EVERY_SECONDS)  # let a few batches gather
+            try:
+                await self.after_broke()
+                if busy():
+                    continue  # a lane sending batches back to back flushes while in flight
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("applying the send journal failed; will retry")
+                await asyncio.sleep(1.0)
+                self.ready.set()
+
+
+def _apply_in(
+    conn: Conn, *, entries: list[Entry], stamp: str, work: Callable[[Conn], T] | None
+) -> tuple[list[tuple[str, int, str]], T | None]:
+    clashes = []
+    for name, _batch, plan, _next_id in entries:
+        for rid, pid in outbox.settle_in(
+            conn, sent=plan["sent"], failed=plan["failed"], retry=plan["retry"], stamp=stamp
+        ):
+            clashes.append((name, rid, pid))
+    # The batches named as leaving next stay `claimed`, not rewritten as `sending`: their
+    # entries name them until their own outcome is written (recovery reads them there).
+    journal.written_in(conn, [b.batch_id for _, b, _, _ in entries])
+    return clashes, (None if work is None else work(conn))
