@@ -1,7 +1,7 @@
 """What the core's CLI and app need from the edges (handlers/), handed in by the entry point.
 
 Imports point one way (handlers -> bot -> storage and gateway), so bot/ never imports
-handlers/: the console script in handlers/ builds a `Fronts` and passes it to `bot.cli.main.main`.
+handlers/: the console script in handlers/ builds a `Fronts` and passes it to `bot.cli.main`.
 """
 
 from __future__ import annotations

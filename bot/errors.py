@@ -1,14 +1,6 @@
-"""Turn known exceptions into one-line messages and exit codes for the CLI."""
+"""The errors the core raises for requests that cannot be done as asked."""
 
 from __future__ import annotations
-
-import logging
-
-from bot.contacts.files import ContactFileError
-from bot.contacts.phones import PhoneError
-from storage.db import StorageError
-
-logger = logging.getLogger(__name__)
 
 
 class UserError(Exception):
@@ -21,21 +13,3 @@ class NotFound(UserError):
 
 class Forbidden(UserError):
     """The person may not do this."""
-
-
-KNOWN: tuple[type[BaseException], ...] = (
-    UserError,
-    ContactFileError,
-    PhoneError,
-    StorageError,
-    ValueError,
-    OSError,
-)
-
-
-def describe(exc: BaseException) -> tuple[str, int | None]:
-    """A one-line message and an exit code (None when the error was unexpected)."""
-    if isinstance(exc, KNOWN):
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return text, 1
-    return f"unexpected error: {type(exc).__name__}: {exc}", None

@@ -6,11 +6,12 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.broadcasts.compose import MAX_MESSAGE_CHARS, check_text
+from bot.broadcasts.compose import MAX_MESSAGE_CHARS
 from bot.clock import Clock
 from bot.config.types import Config, Person
 from bot.contacts.phones import PhoneNormaliser
 from bot.errors import NotFound, UserError
+from bot.validate import check_text
 from gateway.gsm import analyse
 from storage import audit, outbox
 from storage import contacts as cstore

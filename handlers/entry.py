@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bot.cli import main as cli
+from bot import cli
 from bot.config.types import Config, TelegramConfig
 from bot.edges import Fronts
 

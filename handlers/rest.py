@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.broadcasts.compose import check_text
 from bot.errors import UserError
 from bot.server import CORE
+from bot.validate import check_text
 from handlers.http import bearer_person, field, json_error, read_json
 from handlers.openapi import openapi_document
 

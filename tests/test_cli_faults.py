@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.cli import main as cli
+from bot import cli
 from bot.config.loader import load_config
 from bot.config.types import Config, TelegramConfig
 from bot.edges import Fronts

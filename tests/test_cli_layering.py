@@ -84,9 +84,10 @@ def test_no_import_points_back_toward_the_edges(package: str) -> None:
     ("source", "module", "expected"),
     [
         ("import handlers.routes\n", "bot.server", "handlers.routes"),
-        ("def f():\n    from handlers.chat import console\n", "bot.cli.main", "handlers.chat"),
-        ("from ..handlers import routes\n", "bot.cli.main", "handlers"),
-        ("from .. import handlers\n", "bot.cli.main", "handlers"),
+        ("def f():\n    from handlers.chat import console\n", "bot.cli.program", "handlers.chat"),
+        ("from ..handlers import routes\n", "bot.server", "handlers"),
+        ("from ...handlers import routes\n", "bot.cli.program", "handlers"),
+        ("from .. import handlers\n", "bot.server", "handlers"),
         (
             "import importlib\nimportlib.import_module('handlers.entry')\n",
             "bot.x",

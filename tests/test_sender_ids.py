@@ -10,9 +10,9 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.broadcasts.sender_ids import check_sender_id
 from bot.errors import UserError
 from bot.server import CORE, build_app
+from bot.validate import check_sender_id
 from handlers.entry import main
 from handlers.routes import add_routes
 from tests.helpers import (

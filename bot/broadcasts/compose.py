@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.config.types import DispatchConfig
 from bot.errors import UserError
+from bot.validate import check_text
 from gateway.gsm import TextInfo, analyse
 
 logger = logging.getLogger(__name__)
@@ -40,17 +41,6 @@ class Template:
     def is_static(self) -> bool:
         """True when every recipient gets the same text."""
         return not any(f and f != "greeting" for _, f in self.parts)
-
-
-def check_text(text: str, *, name: str = "message") -> None:
-    """Refuse text holding an unpaired surrogate (it can be neither stored nor sent)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise UserError(
-            f"{name}: character {exc.start + 1} is not valid text (an unpaired surrogate); "
-            "re-type it"
-        ) from None
 
 
 def parse_template(text: str, *, valid: set[str], footer: str = "") -> Template:

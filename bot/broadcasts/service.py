@@ -17,12 +17,12 @@ from bot.broadcasts.rules import (
     refusal,
     send_start,
 )
-from bot.broadcasts.sender_ids import check_sender_id
 from bot.clock import Clock
 from bot.config.types import Config, Person
 from bot.contacts.phones import PhoneNormaliser
 from bot.errors import Forbidden, NotFound, UserError
 from bot.notify import Notifier
+from bot.validate import check_sender_id
 from bot.views import BroadcastView, load_view
 from storage import audit, outbox
 from storage import broadcasts as store

@@ -8,7 +8,6 @@ from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.broadcasts.sender_ids import check_sender_id
 from bot.config.schema import Reader
 from bot.config.types import (
     ROLES,
@@ -25,6 +24,7 @@ from bot.config.types import (
 )
 from bot.contacts.phones import PhoneError, PhoneNormaliser
 from bot.errors import UserError
+from bot.validate import check_sender_id
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,5 @@
+"""The simulator gateway: accepts every message, logs it, reports delivery after a delay."""
+
+from gateway.simulator.gateway import SimulatorGateway
+
+__all__ = ["SimulatorGateway"]

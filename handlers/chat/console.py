@@ -9,8 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.broadcasts.compose import check_text
 from bot.config.types import Config
+from bot.validate import check_text
 from handlers.chat.cards import Message
 from handlers.chat.commands import Commands
 from handlers.chat.notifier import ChatNotifier, Ref

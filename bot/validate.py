@@ -1,11 +1,11 @@
-"""Sender ids a broadcast may be sent from: Africa's Talking's alphanumeric form or a number."""
+"""Checks of text the core is handed: valid Unicode, and sender ids (Africa's Talking's
+alphanumeric form or a number)."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-from bot.broadcasts.compose import check_text
 from bot.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -14,6 +14,17 @@ MAX_ALPHANUMERIC = 11  # GSM's alphanumeric originator, as Africa's Talking regi
 _ALPHANUMERIC = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .-]*")
 _NUMBER = re.compile(r"\+?[0-9]{3,15}")  # a short code or a phone number in E.164
 FIELD = "sender_id"
+
+
+def check_text(text: str, *, name: str = "message") -> None:
+    """Refuse text holding an unpaired surrogate (it can be neither stored nor sent)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UserError(
+            f"{name}: character {exc.start + 1} is not valid text (an unpaired surrogate); "
+            "re-type it"
+        ) from None
 
 
 def check_sender_id(sender_id: str) -> None:

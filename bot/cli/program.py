@@ -16,6 +16,7 @@ from bot.cli.broadcasts import register as register_broadcasts
 from bot.cli.chat import register as register_chat
 from bot.cli.contacts import register as register_contacts
 from bot.cli.db import register as register_db
+from bot.cli.errors import describe
 from bot.cli.inbound import register as register_inbound
 from bot.cli.modem import register as register_modem
 from bot.cli.ops import register as register_ops
@@ -84,8 +85,6 @@ def main(argv: Sequence[str] | None = None, *, fronts: Fronts) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, never a traceback
-        from bot.errors import describe
-
         message, code = describe(exc)
         if code is None:
             logger.debug("unexpected error", exc_info=True)
