@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from pathlib import Path
 from typing import Any
 
 from bot import __version__
@@ -27,10 +26,6 @@ from bot.edges import Fronts
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
-
-
-class CliError(Exception):
-    """A command failed in a way the user can fix; printed as one line, exit 1."""
 
 
 # Exit status when the reader of our output goes away (`smsops contacts list | head -1`): the
@@ -100,15 +95,3 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     finally:
         os.close(devnull)
-
-
-def json_dump(value: Any) -> str:
-    """Stable JSON output for --json commands."""
-    import json
-
-    return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
-
-
-def path_arg(value: str) -> Path:
-    """argparse type for file paths."""
-    return Path(value)

@@ -38,12 +38,6 @@ class TokenBucket:
         self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
         self.stamp = now
 
-    def delay_for(self, n: float) -> float:
-        """Seconds to wait before `n` tokens can be taken without debt (0 when they can now)."""
-        self._refill()
-        need = n - self.tokens
-        return 0.0 if need <= 0 else need / self.rate
-
     def charge(self, n: float) -> float:
         """Take `n` tokens now, going into debt if need be; return the seconds until it is paid."""
         self._refill()

@@ -192,11 +192,6 @@ class HeaderMap:
         keys = [f"column_{i}" for i in range(1, width + 1)]
         return cls(["" for _ in range(width)], roles, keys)
 
-    @property
-    def has_phone(self) -> bool:
-        """Whether any column holds phone numbers."""
-        return bool(self._phones)
-
     def build(self, values: Sequence[str], *, row: int, where: str = "") -> ContactRow | None:
         """Turn one row's cell texts into a ContactRow; None when every cell is blank."""
         width = len(values)
