@@ -1,7 +1,8 @@
 """What a chat front is: the `Front` protocol, and the `FrontKind` entry that mounts one.
 
-A new front (Mattermost, Teams) is one new package under handlers/chat/ exporting a `KIND`,
-plus that `KIND` in handlers.chat.wiring.FRONTS.
+A new front (Mattermost, Teams) is one new package under handlers/chat/ exporting a `KIND`
+(its front, surface and rendering inside), plus that `KIND` in handlers.chat.wiring.FRONTS;
+if its users are named in [people.<id>], one more entry in bot.config.sections.PERSON_IDS.
 """
 
 from __future__ import annotations

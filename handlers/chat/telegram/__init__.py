@@ -1,6 +1,6 @@
 """The Telegram front: /sms, buttons and reply prompts over python-telegram-bot, by webhook."""
 
-from handlers.chat.telegram._bot import DeferredBot, TelegramSurface, build_bot
+from handlers.chat.telegram._bot import DeferredBot, build_bot
 from handlers.chat.telegram._front import KIND, TelegramFront
 from handlers.chat.telegram._markup import (
     decode_callback,
@@ -9,6 +9,7 @@ from handlers.chat.telegram._markup import (
     telegram_text,
 )
 from handlers.chat.telegram._request import AiohttpRequest
+from handlers.chat.telegram._surface import TelegramSurface
 
 __all__ = [
     "KIND",

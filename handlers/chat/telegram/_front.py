@@ -24,8 +24,9 @@ from handlers.chat.commands import Commands
 from handlers.chat.front import FrontKind
 from handlers.chat.notifier import ChatNotifier
 from handlers.chat.parse import Command
-from handlers.chat.telegram._bot import TelegramSurface, build_bot
+from handlers.chat.telegram._bot import build_bot
 from handlers.chat.telegram._markup import decode_callback, telegram_text
+from handlers.chat.telegram._surface import TelegramSurface
 from handlers.http import secret_matches
 
 logger = logging.getLogger(__name__)
