@@ -79,7 +79,7 @@ class Commands:
         self.auditor = Auditor(core.db, clock=core.clock)
 
     def caller(self, platform: str, user_id: str) -> Caller:
-        """Map a platform user to the configured person whose id there it is, if there is one."""
+        """Map a platform user to the configured person with that id there, if there is one."""
         return Caller(platform, user_id, self.core.config.person_for(platform, user_id))
 
     async def run(self, text: str, caller: Caller) -> Reply:
