@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,11 @@ GATEWAY_KINDS = ("simulator", "africastalking", "modem")
 BROADCAST_KINDS = ("alert", "promo")  # the kinds a [dispatch.footers] key may name
 DAY_PARTS = ("morning", "afternoon", "evening")
 _MONTH_DAY = re.compile(r"(\d{2})-(\d{2})")
+# A person's user id on each chat platform: the [people.<id>] key and how it is read.
+PERSON_IDS: dict[str, tuple[str, Callable[[Reader, str, Any], Any]]] = {
+    "slack": ("slack_user_id", Reader.text),
+    "telegram": ("telegram_user_id", Reader.integer),
+}
 
 
 def parse_time(value: Any) -> time:
@@ -81,16 +87,24 @@ def read_people(r: Reader, *, region: str) -> dict[str, Person]:
                 phone = normaliser.normalise(phone)
             except PhoneError as exc:
                 p.problem("phone", f"not a valid phone number: {phone!r} ({exc})")
-        tg = p.integer("telegram_user_id", None)
         people[pid] = Person(
             id=pid,
             name=p.text("name", pid),
             role=role or "staff",
             phone=phone or "",
-            slack_user_id=p.text("slack_user_id", None),
-            telegram_user_id=tg,
+            ids=_person_ids(p),
         )
     return people
+
+
+def _person_ids(p: Reader) -> dict[str, str]:
+    """The person's user id on each chat platform that names one (PERSON_IDS)."""
+    ids: dict[str, str] = {}
+    for platform, (key, read) in PERSON_IDS.items():
+        value = read(p, key, None)
+        if value is not None:
+            ids[platform] = str(value)
+    return ids
 
 
 def _africastalking(at_r: Reader) -> AfricasTalkingConfig:

@@ -24,8 +24,7 @@ class Person:
     name: str
     role: str
     phone: str
-    slack_user_id: str | None = None
-    telegram_user_id: int | None = None
+    ids: Mapping[str, str] = field(default_factory=dict, hash=False)  # platform -> user id
 
     @property
     def can_approve(self) -> bool:
@@ -163,6 +162,10 @@ class Config:
     console_token: str | None
     slack: SlackConfig | None
     telegram: TelegramConfig | None
+
+    def person_for(self, platform: str, user_id: str) -> Person | None:
+        """The person whose user id on `platform` (e.g. "slack") is `user_id`, if any."""
+        return next((p for p in self.people.values() if p.ids.get(platform) == user_id), None)
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters can redact them."""

@@ -18,7 +18,6 @@ from handlers.chat.tokens import CommandSyntaxError
 
 logger = logging.getLogger(__name__)
 
-PLATFORMS = ("slack", "telegram", "console")
 LIST_LIMIT = 10
 
 
@@ -80,17 +79,8 @@ class Commands:
         self.auditor = Auditor(core.db, clock=core.clock)
 
     def caller(self, platform: str, user_id: str) -> Caller:
-        """Map a platform user to the configured person, if there is one."""
-        people = self.core.config.people
-        person: Person | None = None
-        if platform == "console":
-            person = people.get(user_id)
-        elif platform == "slack":
-            person = next((p for p in people.values() if p.slack_user_id == user_id), None)
-        elif platform == "telegram":
-            known = [p for p in people.values() if p.telegram_user_id is not None]
-            person = next((p for p in known if str(p.telegram_user_id) == user_id), None)
-        return Caller(platform, user_id, person)
+        """Map a platform user to the configured person with that id there, if there is one."""
+        return Caller(platform, user_id, self.core.config.person_for(platform, user_id))
 
     async def run(self, text: str, caller: Caller) -> Reply:
         """Parse and execute the text after /sms."""

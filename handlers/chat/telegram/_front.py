@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -10,111 +9,30 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from telegram import ForceReply, ReplyParameters, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    ExtBot,
     MessageHandler,
     filters,
 )
 
-from bot.config.types import Config, TelegramConfig
+from bot.config.types import TelegramConfig
 from handlers.chat import cards
-from handlers.chat.cards import Message
 from handlers.chat.commands import Commands
-from handlers.chat.notifier import ChatNotifier, Ref
+from handlers.chat.front import FrontKind
+from handlers.chat.notifier import ChatNotifier
 from handlers.chat.parse import Command
-from handlers.chat.render import decode_callback, telegram_markup, telegram_text
-from handlers.chat.tgrequest import AiohttpRequest
+from handlers.chat.telegram._bot import build_bot
+from handlers.chat.telegram._markup import decode_callback, telegram_text
+from handlers.chat.telegram._surface import TelegramSurface
 from handlers.http import secret_matches
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ANSWER_LIMIT = 200  # answerCallbackQuery text
-
-
-class DeferredBot(ExtBot[None]):
-    """An ExtBot whose start-up makes no network call: getMe runs once, on first use."""
-
-    def __init__(self, token: str, *, base_url: str, request: AiohttpRequest):
-        super().__init__(token, base_url=base_url, request=request, get_updates_request=request)
-        self._ready_lock = asyncio.Lock()
-        self._ready = False
-
-    @property
-    def id(self) -> int:
-        """The bot's user id, which is the token's first part; known before getMe has run."""
-        head = self.token.partition(":")[0]
-        return int(head) if head.isdigit() else super().id
-
-    async def initialize(self) -> None:
-        """Defer Bot.initialize (which calls getMe) to ready(), so start-up stays offline."""
-
-    async def ready(self) -> None:
-        """Initialise for real, once: getMe tells us our username for /sms@BotName."""
-        if self._ready:
-            return
-        async with self._ready_lock:
-            if not self._ready:
-                await super().initialize()
-                self._ready = True
-
-
-def build_bot(settings: TelegramConfig, session: aiohttp.ClientSession) -> DeferredBot:
-    """The bot, talking to the configured Bot API base URL through the shared session."""
-    return DeferredBot(
-        settings.bot_token,
-        base_url=settings.api_base_url or DEFAULT_BASE_URL,
-        request=AiohttpRequest(session),
-    )
-
-
-class TelegramSurface:
-    """Posts, thread replies (reply-to) and edits through the Bot API."""
-
-    platform = "telegram"
-
-    def __init__(self, bot: DeferredBot):
-        self.bot = bot
-
-    async def post(self, where: Ref, message: Message) -> Ref:
-        """sendMessage with an inline keyboard."""
-        sent = await self.bot.send_message(
-            chat_id=where["chat_id"],
-            text=telegram_text(message),
-            reply_markup=telegram_markup(message),
-        )
-        return {"chat_id": sent.chat_id, "message_id": sent.message_id}
-
-    async def reply(self, root: Ref, message: Message) -> Ref:
-        """sendMessage as a reply to the root message."""
-        sent = await self.bot.send_message(
-            chat_id=root["chat_id"],
-            text=telegram_text(message),
-            reply_markup=telegram_markup(message),
-            reply_parameters=ReplyParameters(
-                message_id=root["message_id"], allow_sending_without_reply=True
-            ),
-        )
-        return {"chat_id": sent.chat_id, "message_id": sent.message_id}
-
-    async def edit(self, ref: Ref, message: Message) -> None:
-        """editMessageText; an edit that changes nothing is not an error."""
-        try:
-            await self.bot.edit_message_text(
-                chat_id=ref["chat_id"],
-                message_id=ref["message_id"],
-                text=telegram_text(message),
-                reply_markup=telegram_markup(message),
-            )
-        except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
-                raise
 
 
 class TelegramFront:
@@ -126,11 +44,10 @@ class TelegramFront:
         *,
         commands: Commands,
         session: aiohttp.ClientSession,
-        config: Config,
     ):
         self.settings = settings
         self.commands = commands
-        self.config = config
+        self.config = commands.core.config
         self.bot = build_bot(settings, session)
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             Application.builder().bot(self.bot).updater(None).build()
@@ -145,7 +62,7 @@ class TelegramFront:
         self.notifier = ChatNotifier(
             self.surface,
             broadcasts=commands.core.broadcasts,
-            config=config,
+            config=self.config,
             approvals={"chat_id": settings.approvals_chat_id},
             inbox={"chat_id": settings.inbox_chat_id},
         )
@@ -241,3 +158,11 @@ class TelegramFront:
         command = Command("reply", number=number, message=message.text)
         reply = await self.commands.execute(command, caller)
         await self._answer(message.chat_id, reply.text, reply_to=message.message_id)
+
+
+KIND = FrontKind(
+    platform="telegram",
+    path="/telegram/webhook",
+    settings=lambda config: config.telegram,
+    build=TelegramFront,
+)

@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from bot.config.types import Config
 from bot.validate import check_text
 from handlers.chat.cards import Message
-from handlers.chat.commands import Commands
+from handlers.chat.commands import Caller, Commands
+from handlers.chat.console._token import token_path, write_token_file
+from handlers.chat.front import FrontKind
 from handlers.chat.notifier import ChatNotifier, Ref
 from handlers.http import field, json_error, read_json, secret_matches
 
 logger = logging.getLogger(__name__)
-
-TOKEN_SUFFIX = ".console-token"
-
-
-def token_path(config: Config) -> Path:
-    """Where the server writes a generated console token: next to the database file."""
-    db = config.database_path
-    return db.with_name(db.name + TOKEN_SUFFIX)
-
-
-def read_console_token(config: Config) -> str | None:
-    """The configured console token, else the one the running server wrote."""
-    if config.console_token:
-        return config.console_token
-    try:
-        return token_path(config).read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def write_token_file(path: Path, token: str) -> None:
-    """Write the token readable by this user only (mode 0600), replacing any old file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 class LogSurface:
@@ -90,7 +64,7 @@ class ConsoleFront:
         self.token = ""
         self._written: Path | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Use the configured token, or write a fresh random one next to the database."""
         if self.config.console_token:
             self.token = self.config.console_token
@@ -127,10 +101,20 @@ class ConsoleFront:
         person = field(body, "person", str)
         check_text(person, name="person")
         text = field(body, "command", str)
-        caller = self.commands.caller("console", person)
+        caller = Caller("console", person, self.config.people.get(person))  # named by person id
         reply = await self.commands.run(text, caller)
         if reply.preview and reply.view is not None:
             await self.notifier.set_thread(reply.view.id, {"to": person})
         return web.json_response(
             {"ok": reply.ok, "text": reply.text, "broadcast": reply.view.id if reply.view else None}
         )
+
+
+def _build(settings: Config, *, commands: Commands, session: aiohttp.ClientSession) -> ConsoleFront:
+    """The console's settings are the whole config; it needs no HTTP session (it only logs)."""
+    return ConsoleFront(commands, settings)
+
+
+KIND = FrontKind(
+    platform="console", path="/console/command", settings=lambda config: config, build=_build
+)

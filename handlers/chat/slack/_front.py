@@ -1,4 +1,4 @@
-"""Slack: a slack-bolt AsyncApp mounted at /slack/events, and the Web API surface it posts with."""
+"""Slack: a slack-bolt AsyncApp mounted at /slack/events for the /sms command and the buttons."""
 
 from __future__ import annotations
 
@@ -17,53 +17,20 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.config.types import Config, SlackConfig
+from bot.config.types import SlackConfig
 from handlers.chat import cards
+from handlers.chat.buttons import ACTIONS
 from handlers.chat.cards import Message
 from handlers.chat.commands import Commands, Reply
-from handlers.chat.notifier import ChatNotifier, Ref
-from handlers.chat.render import slack_blocks, slack_text
+from handlers.chat.front import FrontKind
+from handlers.chat.notifier import ChatNotifier
+from handlers.chat.slack._blocks import slack_blocks, slack_text
+from handlers.chat.slack._surface import SlackSurface
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
-ACTIONS = re.compile(r"^(approve|reject|cancel|reply)$")
-
-
-class SlackSurface:
-    """chat.postMessage, thread replies and chat.update through the Web API."""
-
-    platform = "slack"
-
-    def __init__(self, client: AsyncWebClient):
-        self.client = client
-
-    async def post(self, where: Ref, message: Message) -> Ref:
-        """Post to a channel."""
-        resp = await self.client.chat_postMessage(
-            channel=where["channel"],
-            text=message.text,
-            blocks=slack_blocks(message),
-            unfurl_links=False,
-        )
-        return {"channel": resp["channel"], "ts": resp["ts"]}
-
-    async def reply(self, root: Ref, message: Message) -> Ref:
-        """Post in the root message's thread (or plainly, when the root has no ts)."""
-        resp = await self.client.chat_postMessage(
-            channel=root["channel"],
-            thread_ts=root.get("ts"),
-            text=message.text,
-            blocks=slack_blocks(message),
-            unfurl_links=False,
-        )
-        return {"channel": resp["channel"], "ts": resp["ts"]}
-
-    async def edit(self, ref: Ref, message: Message) -> None:
-        """Replace a message's text and buttons."""
-        await self.client.chat_update(
-            channel=ref["channel"], ts=ref["ts"], text=message.text, blocks=slack_blocks(message)
-        )
+ACTION_IDS = re.compile("^(" + "|".join(ACTIONS) + ")$")
 
 
 class SlackFront:
@@ -75,11 +42,10 @@ class SlackFront:
         *,
         commands: Commands,
         session: aiohttp.ClientSession,
-        config: Config,
     ):
         self.settings = settings
         self.commands = commands
-        self.config = config
+        self.config = commands.core.config
         self.session = session
         base_url = settings.api_base_url or DEFAULT_API_URL
         base_url = base_url if base_url.endswith("/") else base_url + "/"
@@ -89,7 +55,7 @@ class SlackFront:
         self.notifier = ChatNotifier(
             self.surface,
             broadcasts=commands.core.broadcasts,
-            config=config,
+            config=self.config,
             approvals={"channel": settings.approvals_channel},
             inbox={"channel": settings.inbox_channel},
         )
@@ -119,10 +85,10 @@ class SlackFront:
             name="smsops",
         )
         bolt.command("/sms")(on_command)
-        bolt.action(ACTIONS)(on_action)
+        bolt.action(ACTION_IDS)(on_action)
         return bolt
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Start the notifier."""
         self.notifier.start()
 
@@ -210,3 +176,8 @@ class SlackFront:
         )
         if resp.status_code != 200:
             logger.warning("response_url answered %s: %s", resp.status_code, resp.body[:200])
+
+
+KIND = FrontKind(
+    platform="slack", path="/slack/events", settings=lambda config: config.slack, build=SlackFront
+)
