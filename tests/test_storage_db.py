@@ -30,7 +30,7 @@ async def test_cancelled_transaction_leaves_connection_usable(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert not db.conn.in_transaction
+        assert not await db.in_transaction()
         async with db.transaction() as tx:
             await tx.execute("INSERT INTO t VALUES (2)")
         async with db.read() as tx:
