@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.modem.spec import ModemSpec
+from storage.db import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,11 @@ class Config:
     console_token: str | None
     slack: SlackConfig | None
     telegram: TelegramConfig | None
+
+    @property
+    def database(self) -> DatabaseSettings:
+        """What storage.open_database needs: the file and its page cache."""
+        return DatabaseSettings(self.database_path, self.database_cache_mb)
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters can redact them."""
