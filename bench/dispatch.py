@@ -61,14 +61,14 @@ async def ours(n: int, url: str) -> dict[str, Any]:
     from bot.config.loader import load_config
     from bot.core import build_core
     from gateway.africastalking.sender import AfricasTalkingGateway
+    from storage import open_database
     from storage.contacts import ContactIn, upsert_batch
-    from storage.db import Database
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "smsops.toml"
         path.write_text(CONFIG.format(key=API_KEY, url=url, batch=BATCH), encoding="utf-8")
         config = load_config(path)
-        db = await Database.open(config.database_path)
+        db = await open_database(config.database)
         clock = Clock()
         phones = numbers(n)
         async with db.transaction() as tx:

@@ -47,9 +47,9 @@ async def _import(path: Path, db_path: Path) -> dict[str, Any]:
     from bot.clock import Clock
     from bot.contacts.importer import ContactImporter
     from bot.contacts.phones import PhoneNormaliser
-    from storage.db import Database
+    from storage import DatabaseSettings, open_database
 
-    db = await Database.open(db_path)
+    db = await open_database(DatabaseSettings(db_path))
     try:
         start = time.perf_counter()
         report = await ContactImporter(db, PhoneNormaliser("KE"), clock=Clock()).run(path)

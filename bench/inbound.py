@@ -98,14 +98,14 @@ async def _seed(config: Any, count: int) -> None:
     from bot.clock import Clock
     from bot.contacts.importer import ContactImporter
     from bot.contacts.phones import PhoneNormaliser
-    from storage.db import Database
+    from storage import open_database
 
     csv = Path(config.database_path).parent / "contacts.csv"
     csv.write_text(
         "Name,Phone,Club\n" + "".join(f"Student {i},{phone(i)},ict\n" for i in range(count)),
         encoding="utf-8",
     )
-    db = await Database.open(config.database_path)
+    db = await open_database(config.database)
     try:
         await ContactImporter(db, PhoneNormaliser("KE"), clock=Clock()).run(csv)
     finally:
@@ -176,17 +176,21 @@ async def _start_ours(folder: Path, contacts: int) -> tuple[web.AppRunner, _Targ
 
 
 async def _verify(config: Any, total: int) -> dict[str, Any]:
-    async with aiosqlite.connect(config.database_path) as db:
-        checks: dict[str, Any] = {}
-        for name, sql in (
-            ("stored", "SELECT COUNT(*) FROM inbound WHERE outcome = 'opted_out'"),
-            ("opted_out", "SELECT COUNT(*) FROM contacts WHERE opted_out_at IS NOT NULL"),
-            ("confirmations", "SELECT COUNT(*) FROM outbox WHERE inbound_id IS NOT NULL"),
-            ("audited", "SELECT COUNT(*) FROM audit_log WHERE action = 'contact.optout'"),
-        ):
-            async with db.execute(sql) as cur:
-                row = await cur.fetchone()
-            checks[name] = int(row[0]) if row else 0
+    from storage import open_database
+
+    db = await open_database(config.database)
+    checks: dict[str, Any] = {}
+    try:
+        async with db.read() as tx:
+            for name, sql in (
+                ("stored", "SELECT COUNT(*) FROM inbound WHERE outcome = 'opted_out'"),
+                ("opted_out", "SELECT COUNT(*) FROM contacts WHERE opted_out_at IS NOT NULL"),
+                ("confirmations", "SELECT COUNT(*) FROM outbox WHERE inbound_id IS NOT NULL"),
+                ("audited", "SELECT COUNT(*) FROM audit_log WHERE action = 'contact.optout'"),
+            ):
+                checks[name] = int(await tx.scalar(sql) or 0)
+    finally:
+        await db.close()
     checks["verified"] = all(v == total for v in checks.values())
     return checks
 

@@ -10,7 +10,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 _FORMATTER = logging.Formatter()
-NOISY = ("aiosqlite", "asyncio", "slack_bolt", "httpx", "telegram")  # kept at WARNING
+NOISY = ("asyncio", "slack_bolt", "httpx", "telegram")  # kept at WARNING
 
 
 class RedactSecrets(logging.Filter):

@@ -23,7 +23,7 @@ from gateway.modem.intake import InboundSink
 from gateway.modem.pool import MemoryLedger, ModemPoolGateway, UsageLedger
 from gateway.modem.spec import ModemSettings
 from gateway.simulator.gateway import SimulatorGateway
-from storage.db import Database
+from storage import open_database
 from storage.modem_usage import SqlUsageLedger
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def modem_inbound(holder: list[Core]) -> InboundSink:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = await Database.open(config.database_path, cache_mb=config.database_cache_mb)
+    db = await open_database(config.database)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     app[SESSION] = session
     holder: list[Core] = []

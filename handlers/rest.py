@@ -13,11 +13,11 @@ from bot.server import CORE
 from bot.validate import check_text
 from handlers.http import bearer_person, field, json_error, read_json
 from handlers.openapi import openapi_document
+from storage import SQLITE_INT_LIMIT
 
 logger = logging.getLogger(__name__)
 
 MAX_IDS = 1000
-SQLITE_INT_LIMIT = 2**63
 
 
 def _broadcast_id(request: web.Request) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncGenerator, Iterable, Sequence
@@ -241,8 +242,8 @@ async def iter_contacts(tx: Tx, *, group: str | None = None) -> AsyncGenerator[C
         f"ON g.id = m.group_id WHERE m.contact_id = c.id) AS labels FROM contacts c {where} "
         "ORDER BY c.id"
     )
-    async with tx.conn.execute(sql, params) as cur:
-        async for r in cur:
+    async with contextlib.aclosing(tx.stream(sql, params)) as rows:
+        async for r in rows:
             labels = tuple(sorted((r["labels"] or "").split()))
             yield _row_contact(r, labels)
 

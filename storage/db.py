@@ -1,42 +1,68 @@
-"""The SQLite database: one aiosqlite connection, WAL, foreign keys, and serialised transactions."""
+"""The SQLite database: one connection in a thread of its own, WAL, and serialised transactions."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import aiosqlite
-
+from storage.checkpoint import Checkpointer
+from storage.engine import Conn, DatabaseThread
 from storage.migrations import MIGRATIONS
+from storage.tx import Tx
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 DEFAULT_CACHE_MB = 32  # SQLite page cache per connection, in MB
-CHECKPOINT_SECONDS = 0.1  # how often a thread of its own copies the WAL into the file
-# The writer checkpoints itself only past this many WAL pages (64 MB): the thread above does
+# The writer checkpoints itself only past this many WAL pages (64 MB): storage.checkpoint does
 # it first, so commits on the dispatch path seldom wait for a checkpoint and its fsync.
 WRITER_CHECKPOINT_PAGES = 16000
+SQLITE_INT_LIMIT = 2**63  # SQLite's integers are 64-bit: every id is below this in magnitude
 T = TypeVar("T")
-Conn = sqlite3.Connection  # what a storage function run in the database thread is handed
+P = ParamSpec("P")
+
+__all__ = [
+    "DEFAULT_CACHE_MB",
+    "SCHEMA_VERSION",
+    "SQLITE_INT_LIMIT",
+    "Conn",
+    "Database",
+    "DatabaseSettings",
+    "StorageError",
+    "Tx",
+    "open_database",
+]
 
 
 class StorageError(Exception):
     """The database could not be opened or migrated; the message says why."""
 
 
-class Database:
-    """One connection; every write goes through `transaction()`, one at a time."""
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """Where the database file is, and how much page cache its connection may hold."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path):
-        self.conn = conn
+    path: Path
+    cache_mb: int = DEFAULT_CACHE_MB
+
+
+async def open_database(settings: DatabaseSettings, *, migrate: bool = True) -> Database:
+    """Open (creating if needed) the database the settings name, migrated forward."""
+    return await Database.open(settings.path, migrate=migrate, cache_mb=settings.cache_mb)
+
+
+class Database:
+    """One connection in its own thread; every write goes through `transaction()` or `run()`,
+    one at a time."""
+
+    def __init__(self, thread: DatabaseThread, path: Path):
+        self._thread = thread
         self.path = path
         self._lock = asyncio.Lock()
         self._checkpointer: Checkpointer | None = None
@@ -50,26 +76,24 @@ class Database:
             if path.is_dir():
                 raise StorageError(f"{path}: is a directory, not a database file")
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(path, isolation_level=None)
+            thread = await DatabaseThread.connect(path)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"{path}: cannot open database: {exc}") from None
-        conn.row_factory = aiosqlite.Row
-        db = cls(conn, path)
+        db = cls(thread, path)
         try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
-            # SQLite's page cache grows with the pages read until it holds cache_mb, then stays.
-            await conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
-            await conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
+            await thread.call(_configure, cache_mb=cache_mb)
             if migrate:
                 await db.migrate()
         except sqlite3.DatabaseError as exc:
-            await conn.close()
+            await thread.close()
             raise StorageError(f"{path}: not a usable SQLite database: {exc}") from None
         db._checkpointer = Checkpointer(path)
         return db
+
+    @property
+    def hops(self) -> int:
+        """How many calls have gone to the database thread (tests count them)."""
+        return self._thread.hops
 
     async def close(self) -> None:
         """Wait for the write in flight, then close the connection."""
@@ -77,7 +101,7 @@ class Database:
             await asyncio.to_thread(self._checkpointer.stop)
             self._checkpointer = None
         async with self._lock:
-            await self.conn.close()
+            await self._thread.close()
 
     async def ping(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -88,11 +112,13 @@ class Database:
             logger.warning("database ping failed: %s", exc)
             return False
 
+    async def in_transaction(self) -> bool:
+        """Whether the connection is inside a transaction, once the calls queued have run."""
+        return await self._thread.call(_in_transaction)
+
     async def schema_version(self) -> int:
         """The schema version recorded in the file."""
-        async with self.conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return await self._thread.call(_user_version)
 
     async def migrate(self) -> list[int]:
         """Apply every pending migration, each in its own transaction; return those applied."""
@@ -104,9 +130,9 @@ class Database:
             )
         applied = []
         for version in range(current + 1, SCHEMA_VERSION + 1):
-            async with self.transaction() as conn:
-                await conn.executescript_in_tx(MIGRATIONS[version - 1])
-                await conn.execute(f"PRAGMA user_version={version}")
+            async with self.transaction() as tx:
+                await tx.executescript_in_tx(MIGRATIONS[version - 1])
+                await tx.execute(f"PRAGMA user_version={version}")
             applied.append(version)
             logger.info("database migrated to schema version %d", version)
         return applied
@@ -115,94 +141,60 @@ class Database:
     async def transaction(self) -> AsyncIterator[Tx]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; one at a time."""
         async with self._lock:
-            await self._begin()
             try:
-                yield Tx(self.conn)
+                await self._thread.call(_begin)
+                yield Tx(self._thread)
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # Queued after every statement of the transaction (even one whose awaiter
+                # was cancelled, BEGIN included), so nothing of it is left open.
+                await _to_the_end(self._thread.call(_rollback))
                 raise
             else:
-                await self.conn.execute("COMMIT")
+                await _to_the_end(self._thread.call(_commit))
 
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def run(
+        self, fn: Callable[Concatenate[Conn, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """Run fn(conn, *args, **kwargs) as one transaction in the database thread, in one hop."""
         async with self._lock:
-            work = asyncio.ensure_future(_in_thread(self.conn, _atomic, fn, *args, **kwargs))
-            try:
-                return await asyncio.shield(work)
-            except asyncio.CancelledError:
-                # The function runs to its end (commit or rollback) whatever happens here;
-                # hold the lock until it has, so no other transaction starts inside it.
-                with contextlib.suppress(Exception):
-                    await work
-                raise
-
-    async def _begin(self) -> None:
-        # aiosqlite runs a queued statement even if its awaiter is cancelled, so a
-        # cancellation here must wait for BEGIN to land and then roll it back;
-        # otherwise the connection is left inside a transaction nobody owns.
-        begin = asyncio.ensure_future(self.conn.execute("BEGIN IMMEDIATE"))
-        try:
-            await asyncio.shield(begin)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await begin
-            if self.conn.in_transaction:
-                await self.conn.execute("ROLLBACK")
-            raise
+            return await _to_the_end(self._thread.call(_atomic, fn, args, kwargs))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """A consistent read: waits for writes in flight so it never sees half of one."""
         async with self._lock:
-            yield Tx(self.conn)
+            yield Tx(self._thread)
 
     async def backup(self, target: Path) -> None:
         """Copy the live database to `target` with SQLite's online backup API."""
         if target.exists():
             raise StorageError(f"{target}: already exists; choose a new file name")
-        dest = sqlite3.connect(target)
-        try:
-            async with self._lock:
-                await self.conn.backup(dest)
-        finally:
-            dest.close()
+        async with self._lock:
+            await _to_the_end(self._thread.call(_backup, target))
 
 
-class Checkpointer:
-    """Copies the WAL back into the database file from a thread and connection of its own
-    (PASSIVE: never in a writer's way), so commits seldom stop for a checkpoint."""
-
-    def __init__(self, path: Path, *, every: float = CHECKPOINT_SECONDS):
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(path, every), name="sqlite-checkpoint", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, path: Path, every: float) -> None:
-        try:
-            conn = sqlite3.connect(path, isolation_level=None)
-        except sqlite3.Error as exc:
-            logger.warning("%s: no background checkpoints: %s", path, exc)
-            return
-        try:
-            while not self._stop.wait(every):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error as exc:  # the writer checkpoints itself meanwhile
-                    logger.warning("%s: background checkpoint failed: %s", path, exc)
-                    self._stop.wait(10 * every)
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        """End the thread (after the checkpoint in progress, if any)."""
-        self._stop.set()
-        self._thread.join()
+async def _to_the_end(work: asyncio.Future[T]) -> T:
+    """Await a call; if cancelled meanwhile, still wait for it to end (commit or rollback)
+    before raising, so the caller's lock is held until nothing of it is in flight."""
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        if not work.done():
+            await asyncio.wait([work])
+        raise
 
 
-def _atomic(conn: Conn, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def _configure(conn: Conn, *, cache_mb: int) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    # SQLite's page cache grows with the pages read until it holds cache_mb, then stays.
+    conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
+
+
+def _atomic(conn: Conn, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn, *args, **kwargs)
@@ -213,77 +205,34 @@ def _atomic(conn: Conn, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return result
 
 
-async def _in_thread(
-    conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any, **kwargs: Any
-) -> T:
-    # aiosqlite runs queued functions in its connection thread, in order; its public calls
-    # take one statement per hop, so several statements go as one function instead.
-    run: Callable[..., Awaitable[T]] = conn._execute
-    return await run(fn, conn._conn, *args, **kwargs)
+def _commit(conn: Conn) -> None:
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)  # a failed COMMIT must not leave the transaction open
+        raise
 
 
-class Tx:
-    """The statements available inside a transaction or read; only storage/ uses it."""
-
-    def __init__(self, conn: aiosqlite.Connection):
-        self.conn = conn
-
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run fn(conn, *args, **kwargs) in the database thread, inside this transaction."""
-        return await _in_thread(self.conn, fn, *args, **kwargs)
-
-    async def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
-        """Run one statement; return the number of rows changed."""
-        cur = await self.conn.execute(sql, params)
-        count = cur.rowcount
-        await cur.close()
-        return count
-
-    async def insert(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
-        """Run an INSERT and return the new row id."""
-        cur = await self.conn.execute(sql, params)
-        rowid = cur.lastrowid
-        await cur.close()
-        return int(rowid or 0)
-
-    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        """Run one statement for many parameter rows."""
-        await self.conn.executemany(sql, rows)
-
-    async def fetchall(
-        self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
-    ) -> list[sqlite3.Row]:
-        """All rows of a query."""
-        return list(await self.conn.execute_fetchall(sql, params))
-
-    async def fetchone(
-        self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
-    ) -> sqlite3.Row | None:
-        """The first row of a query, or None."""
-        async with self.conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return row
-
-    async def scalar(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
-        """The first column of the first row, or None."""
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
-
-    async def executescript_in_tx(self, script: str) -> None:
-        """Run a multi-statement script inside the current transaction."""
-        for statement in _split_sql(script):
-            await self.conn.execute(statement)
+def _rollback(conn: Conn) -> None:
+    if conn.in_transaction:  # BEGIN itself may have failed
+        conn.execute("ROLLBACK")
 
 
-def _split_sql(script: str) -> list[str]:
-    """Split a migration script into complete statements."""
-    statements, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                statements.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        statements.append(buf.strip())
-    return statements
+def _in_transaction(conn: Conn) -> bool:
+    return conn.in_transaction
+
+
+def _backup(conn: Conn, target: Path) -> None:
+    dest = sqlite3.connect(target)
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()
+
+
+def _begin(conn: Conn) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def _user_version(conn: Conn) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])

@@ -1,7 +1,7 @@
 """Inbound SMS: the inbound table, the state a batch of messages needs, its writes, the inbox.
 
 A batch's whole transaction (read the state, decide, write) runs as one function in the
-database thread (`commit_batch` through Database.run): one round trip through the event loop
+database thread (`commit_batch`): one round trip through the event loop
 per batch however many messages it holds, and few statements (each kind of write is one
 multi-row statement).
 """
@@ -12,11 +12,12 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from storage.db import Conn
+from storage.db import Conn, Database
 from storage.inbox import contact_labels_in
 from storage.outbox import PRIORITY_URGENT
+from storage.outbox_query import last_broadcast_in
 
 logger = logging.getLogger(__name__)
 
@@ -114,29 +115,52 @@ class BatchState:
     memberships: set[tuple[int, int]] = field(default_factory=set)
 
 
-def commit_batch(
-    conn: Conn,
-    *,
-    ids: Sequence[tuple[str, str]],
-    phones: Sequence[str],
-    since: str,
-    with_groups: bool,
-    stamp: str,
-    decide: Callable[[BatchState], tuple[T, Writes]],
-) -> tuple[T, BatchState, dict[int, tuple[str, ...]]]:
-    """A batch's whole transaction, run in the database thread (Database.run): read, decide, write.
+@dataclass(frozen=True, slots=True)
+class Batch(Generic[T]):
+    """One batch of inbound messages to commit: what to read for it, and the caller's rules.
 
-    `decide` turns the state into the batch's writes (the caller's rules, pure); inbox rows
-    get the last broadcast their sender was sent, and the group labels of inbox senders are
-    read for the staff notification. Returns decide's result, the state and those labels.
+    `decide` turns the state read into the batch's writes (the caller's rules, pure).
     """
-    state = load_state(conn, ids=ids, phones=phones, since=since, with_groups=with_groups)
-    result, writes = decide(state)
+
+    ids: Sequence[tuple[str, str]]  # (gateway, provider_id)
+    phones: Sequence[str]
+    since: str  # automatic replies since then count towards the loop guard
+    with_groups: bool
+    stamp: str
+    decide: Callable[[BatchState], tuple[T, Writes]]
+
+
+Committed = tuple[T, BatchState, dict[int, tuple[str, ...]]]
+
+
+async def commit_batch(db: Database, take: Callable[[], Batch[T] | None]) -> Committed[T] | None:
+    """Commit one batch as one transaction and one hop to the database thread.
+
+    `take` runs in that thread when the batch's turn comes (so the batch holds every message
+    that arrived meanwhile) and names the batch, or None if there is nothing to do. Inbox
+    rows get the last broadcast their sender was sent, and the group labels of inbox senders
+    are read for the staff notification. Returns decide's result, the state and those labels.
+    """
+    return await db.run(_commit, take)
+
+
+def _commit(conn: Conn, take: Callable[[], Batch[T] | None]) -> Committed[T] | None:
+    batch = take()
+    if batch is None:
+        return None
+    state = load_state(
+        conn,
+        ids=batch.ids,
+        phones=batch.phones,
+        since=batch.since,
+        with_groups=batch.with_groups,
+    )
+    result, writes = batch.decide(state)
     inbox = [r for r in writes.inbound if r.outcome == "inbox" and r.contact_id is not None]
     for row in inbox:  # so that replies count towards the broadcast they answer
-        found = conn.execute(_LAST_BROADCAST, (row.contact_id,)).fetchone()
-        row.broadcast_id = None if found is None else int(found[0])
-    apply(conn, writes, stamp=stamp)
+        if row.contact_id is not None:
+            row.broadcast_id = last_broadcast_in(conn, row.contact_id)
+    apply(conn, writes, stamp=batch.stamp)
     senders = list({r.contact_id for r in inbox if r.contact_id is not None})
     return result, state, contact_labels_in(conn, senders)
 
@@ -197,11 +221,6 @@ _GROUP_STATE = (
     "(SELECT json_group_array(json_array(id, label, joinable)) FROM (SELECT id, label, joinable "
     f"FROM groups WHERE joinable = 1 OR id IN (SELECT m.group_id {_MEMBERSHIPS}) ORDER BY label)), "
     f"(SELECT json_group_array(json_array(m.contact_id, m.group_id)) {_MEMBERSHIPS})"
-)
-# The last broadcast sent to a contact (as storage.outbox_query.last_broadcast_for).
-_LAST_BROADCAST = (
-    "SELECT broadcast_id FROM outbox WHERE contact_id = ? AND broadcast_id IS NOT NULL "
-    "AND state IN ('sent', 'unknown') ORDER BY id DESC LIMIT 1"
 )
 
 

@@ -89,6 +89,11 @@ async def remove(tx: Tx, entry_id: int) -> None:
     await tx.execute("DELETE FROM send_journal WHERE id = ?", (entry_id,))
 
 
+async def written(tx: Tx, batch_ids: list[str]) -> None:
+    """The outcomes of these batches are on their rows (see written_in)."""
+    await tx.run(written_in, batch_ids)
+
+
 def written_in(conn: Conn, batch_ids: list[str]) -> None:
     """The outcomes of these batches are on their rows: keep of their entries only the name of
     the batch that left next, while its rows are `claimed`; forget entries with nothing left."""
@@ -102,14 +107,3 @@ def written_in(conn: Conn, batch_ids: list[str]) -> None:
         "AND state = 'claimed'))",
         (APPLIED,),
     )
-
-
-async def remove_batches(tx: Tx, batch_ids: list[str]) -> None:
-    """Forget the entries of batches whose rows were written from memory."""
-    await tx.run(remove_batches_in, batch_ids)
-
-
-def remove_batches_in(conn: Conn, batch_ids: list[str]) -> None:
-    """Forget the entries of batches whose rows were written, in the database thread."""
-    marks = ",".join("?" * len(batch_ids))
-    conn.execute(f"DELETE FROM send_journal WHERE batch_id IN ({marks})", batch_ids)

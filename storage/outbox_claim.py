@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from storage.db import Conn, Tx
 from storage.outbox_settle import set_rows_state_in
@@ -33,28 +32,33 @@ class Claimed:
     segments: int
 
 
-async def claim(tx: Tx, **kwargs: Any) -> Claimed | None:
-    """Take the next ready batch (see claim_rows)."""
-    return await tx.run(claim_rows, **kwargs)
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """A lane's request for its next batch: up to `limit` ready rows for one gateway.
 
-
-def claim_rows(
-    conn: Conn,
-    *,
-    now: float,
-    gateway: str,
-    batch_id: str,
-    limit: int,
-    allow_promo: bool,
-    stamp: str,
-    state: str = "sending",
-) -> Claimed | None:
-    """Take the next ready batch (urgent first), skip opted-out rows, and mark it `state`.
-
-    `sending` means the request may leave at once; `claimed` reserves the batch while another
-    request is in flight, and `promote` turns it into `sending` just before it leaves.
+    `state` is `sending` when the request may leave at once, `claimed` to reserve the batch
+    while another request is in flight (storage.lanes.promote makes it leave).
     """
-    promo_clause = "" if allow_promo else "AND o.promo = 0 "
+
+    now: float
+    gateway: str
+    batch_id: str
+    limit: int
+    allow_promo: bool
+    stamp: str
+    state: str = "sending"
+
+
+async def claim(tx: Tx, request: ClaimRequest) -> Claimed | None:
+    """Take the next ready batch inside the caller's transaction (see claim_rows)."""
+    return await tx.run(claim_rows, request)
+
+
+def claim_rows(conn: Conn, request: ClaimRequest) -> Claimed | None:
+    """Take the next ready batch (urgent first), skip opted-out rows, and mark it `state`."""
+    now, gateway, batch_id = request.now, request.gateway, request.batch_id
+    limit, stamp, state = request.limit, request.stamp, request.state
+    promo_clause = "" if request.allow_promo else "AND o.promo = 0 "
     first = conn.execute(
         "SELECT o.id, o.broadcast_id, o.text, o.sender_id FROM outbox o "
         "LEFT JOIN broadcasts b ON b.id = o.broadcast_id "
@@ -109,11 +113,6 @@ def claim_rows(
     )
 
 
-async def sendable(tx: Tx, batch: Claimed, *, stamp: str) -> Claimed | None:
-    """Check a `claimed` batch just before it leaves (see sendable_in)."""
-    return await tx.run(sendable_in, batch=batch, stamp=stamp)
-
-
 def sendable_in(conn: Conn, *, batch: Claimed, stamp: str) -> Claimed | None:
     """Check a `claimed` batch just before it leaves; None if nothing of it may go.
 
@@ -156,27 +155,21 @@ def sendable_in(conn: Conn, *, batch: Claimed, stamp: str) -> Claimed | None:
 
 async def mark_batch_sending(tx: Tx, batch_id: str, *, stamp: str) -> None:
     """Rows of a batch whose request has left (recorded in the journal) become `sending`."""
-    await tx.run(mark_batch_sending_in, batch_id=batch_id, stamp=stamp)
-
-
-def mark_batch_sending_in(conn: Conn, *, batch_id: str, stamp: str) -> None:
-    """Rows of a batch whose request has left become `sending`, in the database thread."""
-    conn.execute(
+    await tx.execute(
         "UPDATE outbox SET state = 'sending', updated_at = ? WHERE batch_id = ? "
         "AND state = 'claimed'",
         (stamp, batch_id),
     )
 
 
-async def urgent_ready(tx: Tx, *, now: float) -> bool:
-    """Whether an urgent (reply or one-to-one) row is ready to go."""
-    return bool(
-        await tx.scalar(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'queued' AND priority = ? "
-            "AND next_attempt_at <= ?)",
-            (PRIORITY_URGENT, now),
-        )
-    )
+def urgent_ready_in(conn: Conn, *, now: float) -> bool:
+    """Whether an urgent (reply or one-to-one) row is ready to go, in the database thread."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'queued' AND priority = ? "
+        "AND next_attempt_at <= ?)",
+        (PRIORITY_URGENT, now),
+    ).fetchone()
+    return bool(row[0])
 
 
 async def release(tx: Tx, batch_id: str, *, stamp: str) -> None:

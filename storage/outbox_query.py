@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Conn, Tx
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,14 @@ async def has_pending(tx: Tx, broadcast_id: int) -> bool:
 
 async def last_broadcast_for(tx: Tx, contact_id: int) -> int | None:
     """The last broadcast that was sent to this contact."""
-    value = await tx.scalar(
+    return await tx.run(last_broadcast_in, contact_id)
+
+
+def last_broadcast_in(conn: Conn, contact_id: int) -> int | None:
+    """The last broadcast that was sent to this contact, in the database thread."""
+    row = conn.execute(
         "SELECT broadcast_id FROM outbox WHERE contact_id = ? AND broadcast_id IS NOT NULL "
         "AND state IN ('sent', 'unknown') ORDER BY id DESC LIMIT 1",
         (contact_id,),
-    )
-    return None if value is None else int(value)
+    ).fetchone()
+    return None if row is None else int(row[0])

@@ -189,23 +189,3 @@ async def cancel_queued(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
         "(SELECT next_batch_id FROM send_journal WHERE next_batch_id IS NOT NULL)))",
         (stamp, broadcast_id),
     )
-
-
-async def apply_delivery(
-    tx: Tx, *, gateway: str, provider_id: str, status: str, provider_status: str, stamp: str
-) -> tuple[int, int | None] | None:
-    """Record a delivery report; None if the id is unknown, else (changed, broadcast_id)."""
-    row = await tx.fetchone(
-        "SELECT id, broadcast_id, delivery_status FROM outbox "
-        "WHERE gateway = ? AND provider_id = ?",
-        (gateway, provider_id),
-    )
-    if row is None:
-        return None
-    if row["delivery_status"] in FINAL_DELIVERY or row["delivery_status"] == status:
-        return 0, row["broadcast_id"]
-    await tx.execute(
-        "UPDATE outbox SET delivery_status = ?, provider_status = ?, updated_at = ? WHERE id = ?",
-        (status, provider_status, stamp, row["id"]),
-    )
-    return 1, row["broadcast_id"]

@@ -16,7 +16,7 @@ from bot.config.types import Config
 from bot.core import Core, build_core
 from bot.notify import FanOut
 from gateway.base import Gateway
-from storage.db import Database
+from storage import open_database
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ async def open_core(
     notifier: FanOut | None = None,
 ) -> AsyncIterator[Core]:
     """A core on the config's database; the dispatcher is not started."""
-    db = await Database.open(config.database_path)
+    db = await open_database(config.database)
     try:
         yield build_core(config, db, gateways=gateways or {}, clock=clock, notifier=notifier)
     finally:

@@ -195,12 +195,14 @@ async def test_opt_out_after_approval_is_skipped_at_send_time(tmp_path: Path) ->
         async with core.db.transaction() as tx:
             batch = await outbox.claim(
                 tx,
-                now=clock.now().timestamp(),
-                gateway="simulator",
-                batch_id="b1",
-                limit=100,
-                allow_promo=True,
-                stamp=clock.now().isoformat(),
+                outbox.ClaimRequest(
+                    now=clock.now().timestamp(),
+                    gateway="simulator",
+                    batch_id="b1",
+                    limit=100,
+                    allow_promo=True,
+                    stamp=clock.now().isoformat(),
+                ),
             )
         assert batch is not None and batch.phones == ("+254712345002",)
         counts = (await core.broadcasts.view(view.id)).counts

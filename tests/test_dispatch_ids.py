@@ -105,12 +105,14 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
         async with core.db.transaction() as tx:  # what a kill -9 after journaling leaves
             claimed = await outbox.claim(
                 tx,
-                now=clock.now().timestamp(),
-                gateway="simulator",
-                batch_id="b2",
-                limit=100,
-                allow_promo=True,
-                stamp=stamp,
+                outbox.ClaimRequest(
+                    now=clock.now().timestamp(),
+                    gateway="simulator",
+                    batch_id="b2",
+                    limit=100,
+                    allow_promo=True,
+                    stamp=stamp,
+                ),
             )
             assert claimed is not None and len(claimed.ids) == 5
             plan = {

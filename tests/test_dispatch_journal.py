@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.core import Core
-from storage import journal, outbox
-from storage.db import Conn
+from storage import journal, lanes, outbox
 from storage.outbox import Claimed
 from tests.helpers import frozen, make_config, open_core, seed_contacts
 
@@ -28,13 +27,15 @@ async def take(core: Core, batch_id: str, state: str, limit: int) -> Claimed:
     async with core.db.transaction() as tx:
         batch = await outbox.claim(
             tx,
-            now=now.timestamp(),
-            gateway="simulator",
-            batch_id=batch_id,
-            limit=limit,
-            allow_promo=True,
-            stamp=now.isoformat(),
-            state=state,
+            outbox.ClaimRequest(
+                now=now.timestamp(),
+                gateway="simulator",
+                batch_id=batch_id,
+                limit=limit,
+                allow_promo=True,
+                stamp=now.isoformat(),
+                state=state,
+            ),
         )
     assert batch is not None and batch.ids
     return batch
@@ -65,9 +66,9 @@ async def journal_then_write(core: Core, batch: Claimed, following: Claimed | No
     plan = sent(batch)
     next_id = following.batch_id if following else None
 
-    def write(conn: Conn) -> None:
-        journal.add_in(
-            conn,
+    async with core.db.transaction() as tx:
+        await journal.add(
+            tx,
             batch_id=batch.batch_id,
             gateway="simulator",
             broadcast_id=batch.broadcast_id,
@@ -75,10 +76,8 @@ async def journal_then_write(core: Core, batch: Claimed, following: Claimed | No
             next_batch_id=next_id,
             stamp=stamp,
         )
-        outbox.settle_in(conn, sent=plan["sent"], failed=[], retry=[], stamp=stamp)  # type: ignore[arg-type]
-        journal.written_in(conn, [batch.batch_id])
-
-    await core.db.run(write)
+    outcome = lanes.Outcome("simulator", batch.batch_id, plan["sent"], [], [])  # type: ignore[arg-type]
+    await lanes.write_outcomes(core.db, [outcome], stamp=stamp)
 
 
 async def test_a_batch_named_in_the_journal_is_unknown_after_a_crash(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from bot.broadcasts.text import format_preview, format_status
 from bot.config.types import Config, Person
 from bot.core import Core, build_core
 from bot.errors import UserError
-from storage.db import Database
+from storage import open_database
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 @asynccontextmanager
 async def open_core(config: Config) -> AsyncIterator[Core]:
     """A core on the database with no gateways: the running server does the sending."""
-    db = await Database.open(config.database_path)
+    db = await open_database(config.database)
     try:
         yield build_core(config, db, gateways={})
     finally:

@@ -16,6 +16,7 @@ from bot.config.types import Config
 from bot.contacts.addressbook import AddressBook
 from bot.contacts.importer import ContactImporter, ImportReport
 from bot.contacts.phones import PhoneNormaliser
+from storage import open_database
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -58,13 +59,13 @@ def register(sub: Any) -> None:
 
 
 async def _book(config: Config) -> tuple[Database, AddressBook]:
-    db = await Database.open(config.database_path)
+    db = await open_database(config.database)
     return db, AddressBook(db, PhoneNormaliser(config.default_region), clock=Clock())
 
 
 async def import_cmd(args: argparse.Namespace, config: Config) -> int:
     """Import one contact file in a single transaction."""
-    db = await Database.open(config.database_path)
+    db = await open_database(config.database)
     importer = ContactImporter(db, PhoneNormaliser(config.default_region), clock=Clock())
     try:
         if sys.stdout.isatty() and not args.json:

@@ -10,7 +10,8 @@ from typing import Any
 
 from bot.config.types import Config
 from bot.errors import UserError
-from storage.db import SCHEMA_VERSION, Database
+from storage import open_database
+from storage.db import SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def register(sub: Any) -> None:
 
 async def upgrade(args: argparse.Namespace, config: Config) -> int:
     """Migrate the database forward and say where it stands."""
-    db = await Database.open(config.database_path, migrate=False)
+    db = await open_database(config.database, migrate=False)
     try:
         applied = await db.migrate()
     finally:
@@ -45,7 +46,7 @@ async def backup(args: argparse.Namespace, config: Config) -> int:
     """Write a consistent copy of the database to FILE while it may be in use."""
     target: Path = args.file
     _check_backup_target(target)
-    db = await Database.open(config.database_path)
+    db = await open_database(config.database)
     try:
         await db.backup(target)
     finally:

@@ -11,8 +11,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.config.types import Config
 from gateway.modem.probe import ProbeReport, probe
-from storage import modem_usage
-from storage.db import Database
+from storage import modem_usage, open_database
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ async def stats_cmd(args: argparse.Namespace, config: Config) -> int:
         raise ValueError("--days must be at least 1")
     today = Clock().now().astimezone(config.timezone).date()
     first = (today - timedelta(days=args.days - 1)).isoformat()
-    db = await Database.open(config.database_path)
+    db = await open_database(config.database)
     try:
         async with db.read() as tx:
             rows = await modem_usage.since(tx, first)

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.modem.spec import ModemSpec
+from storage.db import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +167,11 @@ class Config:
     def person_for(self, platform: str, user_id: str) -> Person | None:
         """The person whose user id on `platform` (e.g. "slack") is `user_id`, if any."""
         return next((p for p in self.people.values() if p.ids.get(platform) == user_id), None)
+
+    @property
+    def database(self) -> DatabaseSettings:
+        """What storage.open_database needs: the file and its page cache."""
+        return DatabaseSettings(self.database_path, self.database_cache_mb)
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters can redact them."""

@@ -115,7 +115,7 @@ class ContactImporter:
         batches = _Batches()
         try:
             async with self.db.transaction() as tx:
-                # The database writes of one batch run in aiosqlite's thread while the next
+                # The database writes of one batch run in the database thread while the next
                 # batch is parsed here; batches are still written strictly in order.
                 pending: asyncio.Task[None] | None = None
                 done = 0

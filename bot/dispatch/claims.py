@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 from bot.broadcasts.schedule import in_quiet_hours
@@ -13,9 +12,10 @@ from bot.config.types import Config
 from bot.dispatch.journal_applier import JournalApplier
 from bot.dispatch.settle import Settler
 from gateway.base import Gateway
-from storage import journal, outbox
-from storage.db import Conn, Database
-from storage.outbox import Claimed
+from storage import lanes, outbox
+from storage.db import Database
+from storage.lanes import Answer
+from storage.outbox import Claimed, ClaimRequest
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,7 @@ class Claims:
             now, start=d.quiet_start, end=d.quiet_end, zone=self.config.timezone
         )
         stamp = now.isoformat()
-        work = partial(
-            outbox.claim_rows,
+        request = ClaimRequest(
             now=now.timestamp(),
             gateway=name,
             batch_id=self.new_id(),
@@ -66,9 +65,9 @@ class Claims:
             state=state,
         )
         if applier is not None:
-            batch = await applier.flush_with(work)
+            batch = await applier.flush_with(request)
         else:
-            batch = await self.db.run(work)
+            batch = await lanes.claim(self.db, request)
         bid = batch.broadcast_id if batch is not None else None
         if bid is not None and batch is not None and batch.ids and bid not in self.settler.marked:
             async with self.db.transaction() as tx:
@@ -94,55 +93,21 @@ class Claims:
         """
         stamp = self.clock.now().isoformat()
         now = self.clock.now().timestamp()
-        if not (urgent and ahead.broadcast_id is not None):
-            # the usual case: re-check `ahead` and journal, all in one hop to the database
-            return await self.db.run(
-                _promote_in, name=name, batch=batch, plan=plan, ahead=ahead, stamp=stamp
-            )
-        async with self.db.transaction() as tx:
-            if await outbox.urgent_ready(tx, now=now):
-                await outbox.release(tx, ahead.batch_id, stamp=stamp)
-                following = await outbox.claim(
-                    tx,
-                    now=now,
-                    gateway=name,
-                    batch_id=self.new_id(),
-                    limit=1,
-                    allow_promo=True,
-                    stamp=stamp,
-                )
-            else:
-                following = await outbox.sendable(tx, ahead, stamp=stamp)
-            await journal.add(
-                tx,
-                batch_id=batch.batch_id,
+        answer = Answer(batch.batch_id, name, batch.broadcast_id, plan)
+        urgent_claim = None
+        if urgent and ahead.broadcast_id is not None:
+            urgent_claim = ClaimRequest(
+                now=now,
                 gateway=name,
-                broadcast_id=batch.broadcast_id,
-                outcome=plan,
-                next_batch_id=following.batch_id if following else None,
+                batch_id=self.new_id(),
+                limit=1,
+                allow_promo=True,
                 stamp=stamp,
             )
-        return following
+        # one hop to the database: re-check `ahead` (or take an urgent row) and journal
+        return await lanes.promote(self.db, ahead, answer, stamp=stamp, urgent=urgent_claim)
 
     async def release(self, batch: Claimed) -> None:
         """Give a reserved batch back to the queue (its request never left)."""
         async with self.db.transaction() as tx:
             await outbox.release(tx, batch.batch_id, stamp=self.clock.now().isoformat())
-
-
-def _promote_in(
-    conn: Conn, *, name: str, batch: Claimed, plan: dict[str, Any], ahead: Claimed, stamp: str
-) -> Claimed | None:
-    following = outbox.sendable_in(conn, batch=ahead, stamp=stamp)
-    # One row both settles this batch and names the one about to leave: after a crash that
-    # one is `unknown`, never resent.
-    journal.add_in(
-        conn,
-        batch_id=batch.batch_id,
-        gateway=name,
-        broadcast_id=batch.broadcast_id,
-        outcome=plan,
-        next_batch_id=following.batch_id if following else None,
-        stamp=stamp,
-    )
-    return following

@@ -9,7 +9,7 @@ from bot.clock import Clock
 from bot.errors import NotFound
 from gateway.base import DeliveryReport
 from storage.db import Database
-from storage.delivery_reports import apply_delivery_in
+from storage.delivery_reports import apply_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ class DeliveryService:
 
     async def apply(self, report: DeliveryReport) -> str:
         """Record a report; return 'recorded' or 'duplicate'; NotFound for an unknown id."""
-        result = await self.db.run(  # one round trip to the database thread, not four
-            apply_delivery_in,
+        result = await apply_delivery(  # one round trip to the database thread, not four
+            self.db,
             gateway=report.gateway,
             provider_id=report.provider_id,
             status=report.status.value,

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.clock import Clock
 from bot.dispatch.settle import Settler
-from storage import journal, outbox
-from storage.db import Conn, Database
-from storage.outbox import Claimed
+from storage import journal, lanes, outbox
+from storage.db import Database
+from storage.lanes import Outcome
+from storage.outbox import Claimed, ClaimRequest
 
 logger = logging.getLogger(__name__)
 
 APPLY_EVERY_SECONDS = 0.02
-T = TypeVar("T")
 
 # (gateway, batch, plan, batch named as leaving next)
 Entry = tuple[str, Claimed, dict[str, Any], str | None]
@@ -49,25 +49,29 @@ class JournalApplier:
         for name, batch, plan in broke:
             await self.settler.effects(plan, batch.broadcast_id, name)
 
-    async def flush_with(self, work: Callable[[Conn], T] | None) -> T | None:
-        """Flush, and run work(conn) in the same transaction (a lane claims its next batch
-        this way while its request is in flight: one commit, off the path between requests)."""
+    async def flush_with(self, claim: ClaimRequest | None) -> Claimed | None:
+        """Flush, and claim a lane's next batch in the same transaction (a lane does this while
+        its request is in flight: one commit, off the path between requests)."""
         entries, self.entries = self.entries, []
         if not entries:
-            return None if work is None else await self.db.run(work)
+            return None if claim is None else await lanes.claim(self.db, claim)
         stamp = self.clock.now().isoformat()
-        result: T | None = None
+        result: Claimed | None = None
         try:
             if any(plan["blacklisted"] for _, _, plan, _ in entries):
                 async with self.db.transaction() as tx:  # carrier opt-outs: the general path
                     for name, _batch, plan, _next_id in entries:
                         await self.settler.apply(tx, plan, gateway=name)
-                    await tx.run(journal.written_in, [b.batch_id for _, b, _, _ in entries])
-                    if work is not None:
-                        result = await tx.run(work)
+                    await journal.written(tx, [b.batch_id for _, b, _, _ in entries])
+                    if claim is not None:
+                        result = await outbox.claim(tx, claim)
             else:
-                clashes, result = await self.db.run(
-                    _apply_in, entries=entries, stamp=stamp, work=work
+                outcomes = [
+                    Outcome(name, b.batch_id, plan["sent"], plan["failed"], plan["retry"])
+                    for name, b, plan, _ in entries
+                ]
+                clashes, result = await lanes.write_outcomes(
+                    self.db, outcomes, stamp=stamp, claim=claim
                 )
                 for name, rid, pid in clashes:
                     self.settler.warn_clash(name, rid, pid)
@@ -75,10 +79,10 @@ class JournalApplier:
             self.entries[:0] = entries  # still in the journal table; try again later
             raise
         # A broadcast with a batch just claimed is still pending: no need to ask.
-        claimed = getattr(result, "broadcast_id", None) if getattr(result, "ids", None) else None
+        claimed = result.broadcast_id if result is not None and result.ids else None
         latest: dict[int | None, str] = {}
         for name, batch, plan, _ in entries:
-            if plan["broke"] and work is not None:  # as ever, a moment later (see run)
+            if plan["broke"] and claim is not None:  # as ever, a moment later (see run)
                 self.broke.append((name, batch, plan))
                 self.ready.set()
             elif plan["broke"]:
@@ -106,18 +110,3 @@ class JournalApplier:
                 logger.exception("applying the send journal failed; will retry")
                 await asyncio.sleep(1.0)
                 self.ready.set()
-
-
-def _apply_in(
-    conn: Conn, *, entries: list[Entry], stamp: str, work: Callable[[Conn], T] | None
-) -> tuple[list[tuple[str, int, str]], T | None]:
-    clashes = []
-    for name, _batch, plan, _next_id in entries:
-        for rid, pid in outbox.settle_in(
-            conn, sent=plan["sent"], failed=plan["failed"], retry=plan["retry"], stamp=stamp
-        ):
-            clashes.append((name, rid, pid))
-    # The batches named as leaving next stay `claimed`, not rewritten as `sending`: their
-    # entries name them until their own outcome is written (recovery reads them there).
-    journal.written_in(conn, [b.batch_id for _, b, _, _ in entries])
-    return clashes, (None if work is None else work(conn))

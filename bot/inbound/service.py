@@ -27,7 +27,7 @@ from bot.views import InboxView
 from gateway.base import InboundSms
 from storage import inbound as store
 from storage import inbox as inbox_store
-from storage.db import Conn, Database
+from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -159,15 +159,15 @@ class InboundService:
                     job.future.set_exception(RuntimeError("inbound processing stopped"))
 
     async def _commit_next(self, taken: list[_Job]) -> None:
-        def work(conn: Conn) -> tuple[Plan, store.BatchState, dict[int, tuple[str, ...]]] | None:
+        def take() -> store.Batch[Plan] | None:  # runs in the database thread
             while self._queue and len(taken) < MAX_BATCH:  # deque: safe across threads
                 taken.append(self._queue.popleft())
             if not taken:
                 return None
-            return self._write(conn, [job.prepared for job in taken])
+            return self._batch([job.prepared for job in taken])
 
         try:
-            written = await self.db.run(work)
+            written = await store.commit_batch(self.db, take)
         except Exception:
             if len(taken) > 1:  # one bad message must not fail the others: go one by one
                 logger.exception("inbound batch of %d failed; retrying one by one", len(taken))
@@ -178,19 +178,19 @@ class InboundService:
             self._finish(taken, *written)
 
     async def _process(self, batch: Sequence[_Job]) -> None:
+        prepared = [job.prepared for job in batch]
         try:
-            written = await self.db.run(self._write, [job.prepared for job in batch])
+            written = await store.commit_batch(self.db, lambda: self._batch(prepared))
         except Exception as exc:
             logger.exception("inbound %s failed", batch[0].prepared.sms.provider_id)
             if not batch[0].future.done():
                 batch[0].future.set_exception(exc)
             return
-        self._finish(batch, *written)
+        if written is not None:
+            self._finish(batch, *written)
 
-    def _write(
-        self, conn: Conn, batch: Sequence[Prepared]
-    ) -> tuple[Plan, store.BatchState, dict[int, tuple[str, ...]]]:
-        """The batch's transaction, in the database thread: state, the rules, the writes."""
+    def _batch(self, batch: Sequence[Prepared]) -> store.Batch[Plan]:
+        """The batch's transaction, asked for in the database thread: its reads and rules."""
         now = self.clock.now()
         stamp = now.isoformat()
 
@@ -198,8 +198,7 @@ class InboundService:
             plan = self.rules.plan(batch, snap, stamp=stamp)
             return plan, plan.writes
 
-        return store.commit_batch(
-            conn,
+        return store.Batch(
             ids=[(p.sms.gateway, p.sms.provider_id) for p in batch],
             phones=list(dict.fromkeys(p.phone for p in batch)),
             since=(now - timedelta(hours=1)).isoformat(),
