@@ -1,35 +1,53 @@
-"""Gateway callbacks: Africa's Talking delivery reports (and inbound SMS), behind a path secret."""
+"""Gateway callbacks: delivery reports and inbound SMS, behind a path secret, for every kind.
+
+The routes come from gateway.kinds: a kind with callbacks gets
+/callbacks/<kind>/{secret}/delivery and /inbound for the parsers it declares.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from aiohttp import web
 
 from bot.inbound.service import scrub, scrub_id
 from bot.server import CORE
-from gateway.africastalking.callbacks import parse_delivery_report, parse_inbound
-from handlers.http import read_form, secret_matches
+from gateway.base import DeliveryReport, InboundSms
+from gateway.contract import Callbacks, GatewayKind
+from gateway.kinds import KINDS
+from handlers.http import Handler, read_form, secret_matches
 
 logger = logging.getLogger(__name__)
 
 
-def _check_secret(request: web.Request) -> None:
-    at = request.app[CORE].config.gateways.africastalking
+def _check_secret(request: web.Request, kind: GatewayKind[Any], callbacks: Callbacks[Any]) -> None:
+    settings = request.app[CORE].config.gateways.settings(kind)
     given = request.match_info.get("secret", "")
-    if at is None or not secret_matches(given, at.callback_secret):
+    if settings is None or not secret_matches(given, callbacks.secret(settings)):
         raise web.HTTPNotFound(text="not found")
 
 
-async def at_delivery(request: web.Request) -> web.Response:
-    """POST /callbacks/africastalking/{secret}/delivery: record a delivery report once."""
-    _check_secret(request)
-    form = await read_form(request)
-    report = parse_delivery_report(form)
-    outcome = await request.app[CORE].delivery.apply(report)
-    logger.info("delivery report %s: %s (%s)", report.provider_id, report.provider_status, outcome)
-    return web.json_response({"ok": True, "result": outcome})
+def delivery_route(
+    kind: GatewayKind[Any],
+    callbacks: Callbacks[Any],
+    parse: Callable[[Mapping[str, str]], DeliveryReport],
+) -> Handler:
+    """POST /callbacks/<kind>/{secret}/delivery: record a delivery report once."""
+
+    async def delivery(request: web.Request) -> web.Response:
+        _check_secret(request, kind, callbacks)
+        form = await read_form(request)
+        report = parse(form)
+        outcome = await request.app[CORE].delivery.apply(report)
+        logger.info(
+            "delivery report %s: %s (%s)", report.provider_id, report.provider_status, outcome
+        )
+        return web.json_response({"ok": True, "result": outcome})
+
+    return delivery
 
 
 MAX_FORM_FIELDS = 50
@@ -102,20 +120,39 @@ def _ascii_form(text: str) -> dict[str, str]:
     return form
 
 
-async def at_inbound(request: web.Request) -> web.Response:
-    """POST /callbacks/africastalking/{secret}/inbound: store an incoming SMS, then answer 200."""
-    _check_secret(request)
-    form = await read_sms_form(request)
-    sms = parse_inbound(form)
-    result = await request.app[CORE].inbound.handle(sms)
-    if result.duplicate:
-        logger.info("inbound %s: duplicate callback ignored", sms.provider_id)
-    duplicate = "true" if result.duplicate else "false"  # a fixed shape: no JSON encoder needed
-    body = f'{{"ok": true, "id": {int(result.id)}, "duplicate": {duplicate}}}'
-    return web.Response(text=body, content_type="application/json")
+def inbound_route(
+    kind: GatewayKind[Any],
+    callbacks: Callbacks[Any],
+    parse: Callable[[Mapping[str, str]], InboundSms],
+) -> Handler:
+    """POST /callbacks/<kind>/{secret}/inbound: store an incoming SMS, then answer 200."""
+
+    async def inbound(request: web.Request) -> web.Response:
+        _check_secret(request, kind, callbacks)
+        form = await read_sms_form(request)
+        sms = parse(form)
+        result = await request.app[CORE].inbound.handle(sms)
+        if result.duplicate:
+            logger.info("inbound %s: duplicate callback ignored", sms.provider_id)
+        duplicate = "true" if result.duplicate else "false"  # a fixed shape: no JSON encoder
+        body = f'{{"ok": true, "id": {int(result.id)}, "duplicate": {duplicate}}}'
+        return web.Response(text=body, content_type="application/json")
+
+    return inbound
 
 
 def add_callback_routes(app: web.Application) -> None:
-    """Register the gateway callback routes."""
-    app.router.add_post("/callbacks/africastalking/{secret}/delivery", at_delivery)
-    app.router.add_post("/callbacks/africastalking/{secret}/inbound", at_inbound)
+    """Register each gateway kind's callback routes."""
+    for kind in KINDS:
+        callbacks = kind.callbacks
+        if callbacks is None:
+            continue
+        base = f"/callbacks/{kind.name}/{{secret}}"
+        if callbacks.delivery is not None:
+            app.router.add_post(
+                f"{base}/delivery", delivery_route(kind, callbacks, callbacks.delivery)
+            )
+        if callbacks.inbound is not None:
+            app.router.add_post(
+                f"{base}/inbound", inbound_route(kind, callbacks, callbacks.inbound)
+            )
