@@ -7,7 +7,8 @@ The routes come from gateway.kinds: a kind with callbacks gets
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -16,38 +17,39 @@ from aiohttp import web
 from bot.inbound.service import scrub, scrub_id
 from bot.server import CORE
 from gateway.base import DeliveryReport, InboundSms
-from gateway.contract import Callbacks, GatewayKind
+from gateway.contract import GatewayKind
 from gateway.kinds import KINDS
 from handlers.http import Handler, read_form, secret_matches
 
 logger = logging.getLogger(__name__)
 
 
-def _check_secret(request: web.Request, kind: GatewayKind[Any], callbacks: Callbacks[Any]) -> None:
-    settings = request.app[CORE].config.gateways.settings(kind)
-    given = request.match_info.get("secret", "")
-    if settings is None or not secret_matches(given, callbacks.secret(settings)):
-        raise web.HTTPNotFound(text="not found")
+Form = Mapping[str, str]
+Answer = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def delivery_route(
-    kind: GatewayKind[Any],
-    callbacks: Callbacks[Any],
-    parse: Callable[[Mapping[str, str]], DeliveryReport],
-) -> Handler:
+def behind_secret(kind: GatewayKind[Any], secret: Callable[[Any], str], answer: Answer) -> Handler:
+    """A route that answers 404 unless the path holds the configured kind's secret."""
+
+    async def route(request: web.Request) -> web.Response:
+        settings = request.app[CORE].config.gateways.settings(kind)
+        given = request.match_info.get("secret", "")
+        if settings is None or not secret_matches(given, secret(settings)):
+            raise web.HTTPNotFound(text="not found")
+        return await answer(request)
+
+    return route
+
+
+async def record_delivery(
+    request: web.Request, *, parse: Callable[[Form], DeliveryReport]
+) -> web.Response:
     """POST /callbacks/<kind>/{secret}/delivery: record a delivery report once."""
-
-    async def delivery(request: web.Request) -> web.Response:
-        _check_secret(request, kind, callbacks)
-        form = await read_form(request)
-        report = parse(form)
-        outcome = await request.app[CORE].delivery.apply(report)
-        logger.info(
-            "delivery report %s: %s (%s)", report.provider_id, report.provider_status, outcome
-        )
-        return web.json_response({"ok": True, "result": outcome})
-
-    return delivery
+    form = await read_form(request)
+    report = parse(form)
+    outcome = await request.app[CORE].delivery.apply(report)
+    logger.info("delivery report %s: %s (%s)", report.provider_id, report.provider_status, outcome)
+    return web.json_response({"ok": True, "result": outcome})
 
 
 MAX_FORM_FIELDS = 50
@@ -120,39 +122,30 @@ def _ascii_form(text: str) -> dict[str, str]:
     return form
 
 
-def inbound_route(
-    kind: GatewayKind[Any],
-    callbacks: Callbacks[Any],
-    parse: Callable[[Mapping[str, str]], InboundSms],
-) -> Handler:
+async def store_inbound(
+    request: web.Request, *, parse: Callable[[Form], InboundSms]
+) -> web.Response:
     """POST /callbacks/<kind>/{secret}/inbound: store an incoming SMS, then answer 200."""
-
-    async def inbound(request: web.Request) -> web.Response:
-        _check_secret(request, kind, callbacks)
-        form = await read_sms_form(request)
-        sms = parse(form)
-        result = await request.app[CORE].inbound.handle(sms)
-        if result.duplicate:
-            logger.info("inbound %s: duplicate callback ignored", sms.provider_id)
-        duplicate = "true" if result.duplicate else "false"  # a fixed shape: no JSON encoder
-        body = f'{{"ok": true, "id": {int(result.id)}, "duplicate": {duplicate}}}'
-        return web.Response(text=body, content_type="application/json")
-
-    return inbound
+    form = await read_sms_form(request)
+    sms = parse(form)
+    result = await request.app[CORE].inbound.handle(sms)
+    if result.duplicate:
+        logger.info("inbound %s: duplicate callback ignored", sms.provider_id)
+    duplicate = "true" if result.duplicate else "false"  # a fixed shape: no JSON encoder needed
+    body = f'{{"ok": true, "id": {int(result.id)}, "duplicate": {duplicate}}}'
+    return web.Response(text=body, content_type="application/json")
 
 
 def add_callback_routes(app: web.Application) -> None:
-    """Register each gateway kind's callback routes."""
+    """Register each gateway kind's callback routes, one per parser it declares."""
     for kind in KINDS:
         callbacks = kind.callbacks
         if callbacks is None:
             continue
         base = f"/callbacks/{kind.name}/{{secret}}"
         if callbacks.delivery is not None:
-            app.router.add_post(
-                f"{base}/delivery", delivery_route(kind, callbacks, callbacks.delivery)
-            )
+            answer = partial(record_delivery, parse=callbacks.delivery)
+            app.router.add_post(f"{base}/delivery", behind_secret(kind, callbacks.secret, answer))
         if callbacks.inbound is not None:
-            app.router.add_post(
-                f"{base}/inbound", inbound_route(kind, callbacks, callbacks.inbound)
-            )
+            answer = partial(store_inbound, parse=callbacks.inbound)
+            app.router.add_post(f"{base}/inbound", behind_secret(kind, callbacks.secret, answer))
