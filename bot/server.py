@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -17,12 +16,12 @@ from bot.core import Core, build_core
 from bot.edges import Mount
 from bot.logs import redact_everywhere
 from bot.notify import FanOut
-from gateway.africastalking.sender import AfricasTalkingGateway, build_ssl_context
-from gateway.base import DeliveryReport, Gateway, InboundSms
-from gateway.modem.intake import InboundSink
+from gateway.base import DeliveryReport, Gateway, InboundSink, InboundSms, ReportSink
+from gateway.contract import Wiring
+from gateway.kinds import KINDS
+from gateway.modem.config import build_pool
 from gateway.modem.pool import MemoryLedger, ModemPoolGateway, UsageLedger
 from gateway.modem.spec import ModemSettings
-from gateway.simulator.gateway import SimulatorGateway
 from storage import open_database
 from storage.modem_usage import SqlUsageLedger
 
@@ -61,41 +60,26 @@ def build_gateways(
     config: Config,
     session: aiohttp.ClientSession,
     *,
-    on_report: Any,
+    on_report: ReportSink | None,
     on_inbound: InboundSink | None = None,
     ledger: UsageLedger | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> dict[str, Gateway]:
-    """The routed gateways (primary and fallback), built from config."""
-    gateways: dict[str, Gateway] = {}
+    """The routed gateways (primary and fallback), each built by its kind (gateway.kinds)."""
+    wiring = Wiring(
+        session=session,
+        on_report=on_report,
+        on_inbound=on_inbound or _inbound_unwired,
+        ledger=ledger or MemoryLedger(),
+        zone=config.timezone,
+        now=now or Clock().now,
+    )
     wanted = {config.gateways.primary, config.gateways.fallback} - {None}
-    g = config.gateways
-    if "simulator" in wanted and g.simulator is not None:
-        gateways["simulator"] = SimulatorGateway(
-            delivery_delay_seconds=g.simulator.delivery_delay_seconds,
-            delivery_status=g.simulator.delivery_status,
-            on_report=on_report,
-        )
-    if "africastalking" in wanted and g.africastalking is not None:
-        at = g.africastalking
-        gateways["africastalking"] = AfricasTalkingGateway(
-            session=session,
-            username=at.username,
-            api_key=at.api_key,
-            sender_id=at.sender_id,
-            base_url=at.base_url,
-            enqueue=at.enqueue,
-            timeout_seconds=at.timeout_seconds,
-            ssl=build_ssl_context(ca_bundle=at.ca_bundle, verify=not at.insecure_skip_tls_verify),
-        )
-    if "modem" in wanted and g.modems:
-        gateways["modem"] = build_modem_pool(
-            config,
-            on_inbound=on_inbound or _inbound_unwired,
-            on_report=on_report,
-            ledger=ledger or MemoryLedger(),
-            now=now or Clock().now,
-        )
+    gateways: dict[str, Gateway] = {}
+    for kind in KINDS:
+        settings = config.gateways.settings(kind)
+        if kind.name in wanted and settings is not None:
+            gateways[kind.name] = kind.build(settings, wiring)
     return gateways
 
 
@@ -103,20 +87,20 @@ def build_modem_pool(
     config: Config,
     *,
     on_inbound: InboundSink,
-    on_report: Any,
+    on_report: ReportSink | None,
     ledger: UsageLedger,
     now: Callable[[], datetime],
     settings: ModemSettings | None = None,
 ) -> ModemPoolGateway:
-    """The 'modem' gateway: one driver per [gateways.modem.<id>] table."""
-    return ModemPoolGateway.create(
-        list(config.gateways.modems),
-        settings=settings or ModemSettings(),
+    """The 'modem' gateway alone, e.g. with a test's `settings`."""
+    return build_pool(
+        config.gateways.modems,
         on_inbound=on_inbound,
         on_report=on_report,
         ledger=ledger,
         zone=config.timezone,
         now=now,
+        settings=settings,
     )
 
 
@@ -170,9 +154,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await hook(app, core)
     await core.dispatcher.recover()
     for gw in gateways.values():
-        start = getattr(gw, "start", None)
-        if start is not None:  # e.g. the modem pool opens its ports
-            await start()
+        await gw.start()  # e.g. the modem pool opens its ports
     core.dispatcher.start()
     logger.info("database %s open; gateways: %s", config.database_path, ", ".join(gateways))
     try:
@@ -180,9 +162,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     finally:
         await core.dispatcher.stop()
         for gw in gateways.values():
-            close = getattr(gw, "close", None)
-            if close is not None:
-                await close()
+            await gw.close()
         await session.close()
         await db.close()
         logger.info("database closed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -123,12 +123,17 @@ class PayloadError(ValueError):
     """An inbound payload could not be turned into a domain object; the text says why."""
 
 
+ReportSink = Callable[[DeliveryReport], Awaitable[None]]  # where a gateway hands delivery reports
+InboundSink = Callable[[InboundSms], Awaitable[None]]  # where a gateway hands received SMS
+
+
 @runtime_checkable
 class Gateway(Protocol):
-    """What the dispatch core needs from any SMS gateway."""
+    """What the dispatch core needs from any SMS gateway; gateways subclass it for the defaults."""
 
     name: str
     max_recipients_per_request: int
+    concurrency: int = 1  # requests the core may have in flight at once (one lane each)
 
     async def send(self, message: OutgoingMessage) -> list[RecipientResult]:
         """Send one text to its recipients; raise GatewayError if the whole request failed."""
@@ -137,6 +142,14 @@ class Gateway(Protocol):
     def health(self) -> Mapping[str, Any]:
         """A small JSON-able description of the gateway's state for /healthz."""
         ...
+
+    async def start(self) -> None:
+        """Open what the gateway needs before the first send (e.g. serial ports); default none."""
+        return None
+
+    async def close(self) -> None:
+        """Release what the gateway holds (tasks, ports); default nothing."""
+        return None
 
 
 @dataclass(slots=True)

@@ -1,32 +1,52 @@
-"""Gateway callbacks: Africa's Talking delivery reports (and inbound SMS), behind a path secret."""
+"""Gateway callbacks: delivery reports and inbound SMS, behind a path secret, for every kind.
+
+The routes come from gateway.kinds: a kind with callbacks gets
+/callbacks/<kind>/{secret}/delivery and /inbound for the parsers it declares.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from aiohttp import web
 
 from bot.inbound.service import scrub, scrub_id
 from bot.server import CORE
-from gateway.africastalking.callbacks import parse_delivery_report, parse_inbound
-from handlers.http import read_form, secret_matches
+from gateway.base import DeliveryReport, InboundSms
+from gateway.contract import GatewayKind
+from gateway.kinds import KINDS
+from handlers.http import Handler, read_form, secret_matches
 
 logger = logging.getLogger(__name__)
 
 
-def _check_secret(request: web.Request) -> None:
-    at = request.app[CORE].config.gateways.africastalking
-    given = request.match_info.get("secret", "")
-    if at is None or not secret_matches(given, at.callback_secret):
-        raise web.HTTPNotFound(text="not found")
+Form = Mapping[str, str]
+Answer = Callable[[web.Request], Awaitable[web.Response]]
 
 
-async def at_delivery(request: web.Request) -> web.Response:
-    """POST /callbacks/africastalking/{secret}/delivery: record a delivery report once."""
-    _check_secret(request)
+def behind_secret(kind: GatewayKind[Any], secret: Callable[[Any], str], answer: Answer) -> Handler:
+    """A route that answers 404 unless the path holds the configured kind's secret."""
+
+    async def route(request: web.Request) -> web.Response:
+        settings = request.app[CORE].config.gateways.settings(kind)
+        given = request.match_info.get("secret", "")
+        if settings is None or not secret_matches(given, secret(settings)):
+            raise web.HTTPNotFound(text="not found")
+        return await answer(request)
+
+    return route
+
+
+async def record_delivery(
+    request: web.Request, *, parse: Callable[[Form], DeliveryReport]
+) -> web.Response:
+    """POST /callbacks/<kind>/{secret}/delivery: record a delivery report once."""
     form = await read_form(request)
-    report = parse_delivery_report(form)
+    report = parse(form)
     outcome = await request.app[CORE].delivery.apply(report)
     logger.info("delivery report %s: %s (%s)", report.provider_id, report.provider_status, outcome)
     return web.json_response({"ok": True, "result": outcome})
@@ -102,11 +122,12 @@ def _ascii_form(text: str) -> dict[str, str]:
     return form
 
 
-async def at_inbound(request: web.Request) -> web.Response:
-    """POST /callbacks/africastalking/{secret}/inbound: store an incoming SMS, then answer 200."""
-    _check_secret(request)
+async def store_inbound(
+    request: web.Request, *, parse: Callable[[Form], InboundSms]
+) -> web.Response:
+    """POST /callbacks/<kind>/{secret}/inbound: store an incoming SMS, then answer 200."""
     form = await read_sms_form(request)
-    sms = parse_inbound(form)
+    sms = parse(form)
     result = await request.app[CORE].inbound.handle(sms)
     if result.duplicate:
         logger.info("inbound %s: duplicate callback ignored", sms.provider_id)
@@ -116,6 +137,15 @@ async def at_inbound(request: web.Request) -> web.Response:
 
 
 def add_callback_routes(app: web.Application) -> None:
-    """Register the gateway callback routes."""
-    app.router.add_post("/callbacks/africastalking/{secret}/delivery", at_delivery)
-    app.router.add_post("/callbacks/africastalking/{secret}/inbound", at_inbound)
+    """Register each gateway kind's callback routes, one per parser it declares."""
+    for kind in KINDS:
+        callbacks = kind.callbacks
+        if callbacks is None:
+            continue
+        base = f"/callbacks/{kind.name}/{{secret}}"
+        if callbacks.delivery is not None:
+            answer = partial(record_delivery, parse=callbacks.delivery)
+            app.router.add_post(f"{base}/delivery", behind_secret(kind, callbacks.secret, answer))
+        if callbacks.inbound is not None:
+            answer = partial(store_inbound, parse=callbacks.inbound)
+            app.router.add_post(f"{base}/inbound", behind_secret(kind, callbacks.secret, answer))

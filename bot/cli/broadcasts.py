@@ -1,4 +1,4 @@
-"""`smsops broadcasts ...` and `smsops gateway test`: the core's lifecycle from a terminal."""
+"""`smsops broadcasts ...`: the core's lifecycle from a terminal."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the broadcasts and gateway commands."""
+    """Add the broadcasts commands."""
     b = sub.add_parser("broadcasts", help="compose, approve and follow broadcasts")
     bs = b.add_subparsers(dest="broadcasts_command", metavar="ACTION", required=True)
     create = bs.add_parser("create", help="compose a broadcast and show its preview")

@@ -14,7 +14,6 @@ import phonenumbers
 
 from bot.config.schema import Reader
 from bot.config.sections import (
-    GATEWAY_KINDS,
     read_dispatch,
     read_gateways,
     read_people,
@@ -30,7 +29,7 @@ from storage.db import DEFAULT_CACHE_MB
 logger = logging.getLogger(__name__)
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-__all__ = ["GATEWAY_KINDS", "ConfigError", "load_config", "resolve_config_path"]
+__all__ = ["ConfigError", "load_config", "resolve_config_path"]
 
 
 class ConfigError(Exception):

@@ -12,24 +12,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config.schema import Reader
 from bot.config.types import (
     ROLES,
-    AfricasTalkingConfig,
     DispatchConfig,
     GatewaysConfig,
-    ModemConfig,
     Person,
     RateLimit,
     ServerConfig,
-    SimulatorConfig,
     SlackConfig,
     TelegramConfig,
 )
 from bot.contacts.phones import PhoneError, PhoneNormaliser
 from bot.errors import UserError
 from bot.validate import check_sender_id
+from gateway.kinds import KINDS, NAMES
 
 logger = logging.getLogger(__name__)
 
-GATEWAY_KINDS = ("simulator", "africastalking", "modem")
 BROADCAST_KINDS = ("alert", "promo")  # the kinds a [dispatch.footers] key may name
 DAY_PARTS = ("morning", "afternoon", "evening")
 _MONTH_DAY = re.compile(r"(\d{2})-(\d{2})")
@@ -107,49 +104,15 @@ def _person_ids(p: Reader) -> dict[str, str]:
     return ids
 
 
-def _africastalking(at_r: Reader) -> AfricasTalkingConfig:
-    at = AfricasTalkingConfig(
-        username=at_r.text("username"),
-        api_key=at_r.text("api_key"),
-        callback_secret=at_r.text("callback_secret"),
-        sender_id=at_r.text("sender_id", None),
-        base_url=at_r.text("base_url", None),
-        enqueue=at_r.flag("enqueue", False),
-        ca_bundle=at_r.text("ca_bundle", None),
-        insecure_skip_tls_verify=at_r.flag("insecure_skip_tls_verify", False),
-        timeout_seconds=at_r.number("timeout_seconds", 30.0, minimum=1),
-    )
-    if isinstance(at.callback_secret, str) and len(at.callback_secret) < 12:
-        at_r.problem("callback_secret", "must be at least 12 characters")
-    return at
-
-
-def _modem(mid: str, m: Reader) -> ModemConfig:
-    modem = ModemConfig(
-        id=mid,
-        port=m.text("port"),
-        baudrate=m.integer("baudrate", 115200, minimum=1200),
-        daily_limit=m.integer("daily_limit", 200, minimum=1),
-        pace_seconds=m.number("pace_seconds", 3.0, minimum=0),
-        pin=m.text("pin", None),
-        smsc=m.text("smsc", None),
-        storage=m.choice("storage", ("SM", "ME", "MT"), "SM"),
-        count_segments=m.flag("count_segments", False),
-    )
-    if isinstance(modem.smsc, str) and not re.fullmatch(r"\+?\d{3,20}", modem.smsc):
-        m.problem("smsc", f"must be a phone number like +254722500000, got {modem.smsc!r}")
-    return modem
-
-
 def _rate_limits(g: Reader) -> dict[str, RateLimit]:
     outer = g.table("rate_limits")
     limits: dict[str, RateLimit] = {}
     if outer is None:
         return limits
     for name in outer.keys():
-        if name not in GATEWAY_KINDS:
+        if name not in NAMES:
             outer.raw(name)
-            outer.problem(name, f"unknown gateway; use one of {', '.join(GATEWAY_KINDS)}")
+            outer.problem(name, f"unknown gateway; use one of {', '.join(NAMES)}")
             continue
         lr = outer.table(name)
         if lr is None:
@@ -162,38 +125,29 @@ def _rate_limits(g: Reader) -> dict[str, RateLimit]:
 
 
 def read_gateways(r: Reader) -> GatewaysConfig:
-    """[gateways] with its simulator, africastalking, modem and rate_limits tables."""
+    """[gateways]: primary, fallback, rate_limits and each kind's own tables (gateway.kinds)."""
     g = r.table("gateways")
     if g is None:
         return GatewaysConfig()
     primary = g.text("primary", "simulator")
     fallback = g.text("fallback", None)
-    sim_r = g.table("simulator")
-    simulator = None
-    if sim_r is not None:
-        simulator = SimulatorConfig(
-            delivery_delay_seconds=sim_r.number("delivery_delay_seconds", 1.0, minimum=0),
-            delivery_status=sim_r.text("delivery_status", "Success"),
-        )
-    at_r = g.table("africastalking")
-    at = _africastalking(at_r) if at_r is not None else None
-    modems = [_modem(mid, m) for mid, m in g.tables("modem").items()]
+    configured: dict[str, Any] = {}
+    for kind in KINDS:
+        settings = kind.read(g)
+        if settings is not None:
+            configured[kind.name] = settings
     limits = _rate_limits(g)
-    available = {"simulator": simulator is not None, "africastalking": at is not None}
-    available["modem"] = bool(modems)
     for key, value in (("primary", primary), ("fallback", fallback)):
         if value is None:
             continue
-        if value not in GATEWAY_KINDS:
-            g.problem(key, f"must be one of {', '.join(GATEWAY_KINDS)}")
-        elif not available[value]:
+        if value not in NAMES:
+            g.problem(key, f"must be one of {', '.join(NAMES)}")
+        elif value not in configured:
             g.problem(key, f"gateway {value!r} is not configured ([gateways.{value}] is missing)")
     return GatewaysConfig(
         primary=primary or "simulator",
         fallback=fallback,
-        simulator=simulator,
-        africastalking=at,
-        modems=tuple(modems),
+        configured=configured,
         rate_limits=limits,
     )
 

@@ -7,14 +7,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from gateway.modem.spec import ModemSpec
+from gateway.africastalking.config import AfricasTalkingConfig
+from gateway.contract import GatewayKind
+from gateway.kinds import AFRICASTALKING, MODEM, SIMULATOR, default_settings, secrets_of
+from gateway.modem.config import ModemsConfig
+from gateway.simulator.config import SimulatorConfig
 from storage.db import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 
 ROLES = ("staff", "approver", "admin")
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,33 +50,6 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class SimulatorConfig:
-    """The built-in simulator gateway."""
-
-    delivery_delay_seconds: float = 1.0
-    delivery_status: str = "Success"
-
-
-@dataclass(frozen=True, slots=True)
-class AfricasTalkingConfig:
-    """Africa's Talking HTTP API credentials and options."""
-
-    username: str
-    api_key: str
-    callback_secret: str
-    sender_id: str | None = None
-    base_url: str | None = None
-    enqueue: bool = False
-    ca_bundle: str | None = None
-    insecure_skip_tls_verify: bool = False
-    timeout_seconds: float = 30.0
-
-
-# One USB GSM modem and its SIM's limits: the gateway's own spec, read from config.
-ModemConfig = ModemSpec
-
-
-@dataclass(frozen=True, slots=True)
 class RateLimit:
     """Messages per second and requests per second for one gateway."""
 
@@ -84,10 +63,28 @@ class GatewaysConfig:
 
     primary: str = "simulator"
     fallback: str | None = None
-    simulator: SimulatorConfig | None = field(default_factory=SimulatorConfig)
-    africastalking: AfricasTalkingConfig | None = None
-    modems: tuple[ModemConfig, ...] = ()
+    # kind name -> its settings (gateway.kinds), for the configured kinds only
+    configured: Mapping[str, Any] = field(default_factory=default_settings)
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
+
+    def settings(self, kind: GatewayKind[C]) -> C | None:
+        """A kind's settings, or None when it is not configured."""
+        return cast("C | None", self.configured.get(kind.name))
+
+    @property
+    def simulator(self) -> SimulatorConfig | None:
+        """[gateways.simulator], if configured."""
+        return self.settings(SIMULATOR)
+
+    @property
+    def africastalking(self) -> AfricasTalkingConfig | None:
+        """[gateways.africastalking], if configured."""
+        return self.settings(AFRICASTALKING)
+
+    @property
+    def modems(self) -> ModemsConfig:
+        """Every [gateways.modem.<id>]."""
+        return self.settings(MODEM) or ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +175,7 @@ class Config:
         values: list[str] = [*self.api_tokens]
         if self.console_token:
             values.append(self.console_token)
-        at = self.gateways.africastalking
-        if at:
-            values += [at.api_key, at.callback_secret]
+        values += secrets_of(self.gateways.configured)
         if self.slack:
             values += [self.slack.signing_secret, self.slack.bot_token]
         if self.telegram:

@@ -117,7 +117,7 @@ class Dispatcher:
     def start(self) -> None:
         """Start one lane per gateway slot and a housekeeping task."""
         for name, gw in self.gateways.items():
-            for slot in range(max(1, int(getattr(gw, "concurrency", 1)))):
+            for slot in range(max(1, gw.concurrency)):
                 task = asyncio.create_task(self._lane(name, gw), name=f"lane-{name}-{slot}")
                 self._tasks.append(task)
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))

@@ -28,6 +28,7 @@ from gateway.africastalking.wire import (
     send_form,
 )
 from gateway.base import (
+    Gateway,
     GatewayAmbiguousError,
     GatewayError,
     GatewayStats,
@@ -64,7 +65,7 @@ def build_ssl_context(*, ca_bundle: str | None, verify: bool) -> SSLContext | bo
         raise ValueError(f"ca_bundle: cannot load {ca_bundle!r}: {exc}") from exc
 
 
-class AfricasTalkingGateway:
+class AfricasTalkingGateway(Gateway):
     """Send bulk SMS through Africa's Talking's /version1/messaging endpoint."""
 
     def __init__(

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.base import GatewayError
+from gateway.base import GatewayError, InboundSink, ReportSink
 from gateway.modem.at import ATChannel, PortOpener, open_serial
 from gateway.modem.errors import ATError, PortClosed, SimError
 from gateway.modem.inbox import StorageAccess
-from gateway.modem.intake import InboundSink, Intake, ReportSink
+from gateway.modem.intake import Intake
 from gateway.modem.jobs import Closed, DirectJob, Job, ReadJob, SendJob, settle
 from gateway.modem.outgoing import Outgoing
 from gateway.modem.reassembly import Reassembler

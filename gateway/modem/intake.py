@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
-from gateway.base import DeliveryReport, InboundSms
+from gateway.base import DeliveryReport, InboundSink, InboundSms, ReportSink
 from gateway.modem.inbox import StorageAccess, Stored
 from gateway.modem.pdu import (
     DecodedSubmit,
@@ -29,9 +29,6 @@ from gateway.modem.reassembly import Assembled, Reassembler, StoredPart
 from gateway.modem.reports import ReportTracker
 
 logger = logging.getLogger(__name__)
-
-InboundSink = Callable[[InboundSms], Awaitable[None]]
-ReportSink = Callable[[DeliveryReport], Awaitable[None]]
 
 
 def with_smsc(hex_pdu: str, tpdu_length: int | None) -> str:

@@ -16,11 +16,18 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
-from gateway.base import GatewayAmbiguousError, GatewayError, OutgoingMessage, RecipientResult
+from gateway.base import (
+    Gateway,
+    GatewayAmbiguousError,
+    GatewayError,
+    InboundSink,
+    OutgoingMessage,
+    RecipientResult,
+    ReportSink,
+)
 from gateway.gsm import analyse
 from gateway.modem.at import PortOpener, open_serial
 from gateway.modem.driver import ModemDriver
-from gateway.modem.intake import InboundSink, ReportSink
 from gateway.modem.spec import ModemSettings, ModemSpec
 
 logger = logging.getLogger(__name__)
@@ -64,7 +71,7 @@ def seconds_to_midnight(now: datetime, zone: tzinfo) -> float:
     return max(1.0, (midnight - local).total_seconds())
 
 
-class ModemPoolGateway:
+class ModemPoolGateway(Gateway):
     """The 'modem' gateway: one dispatch lane per modem, one recipient per request."""
 
     max_recipients_per_request = 1

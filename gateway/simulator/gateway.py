@@ -6,16 +6,18 @@ import asyncio
 import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.base import (
     DeliveryReport,
     DeliveryStatus,
+    Gateway,
     GatewayStats,
     OutgoingMessage,
     RecipientResult,
+    ReportSink,
     SendOutcome,
 )
 from gateway.gsm import analyse
@@ -30,8 +32,6 @@ STATUS_TABLE: dict[str, DeliveryStatus] = {
     "Buffered": DeliveryStatus.BUFFERED,
     "Expired": DeliveryStatus.EXPIRED,
 }
-
-ReportSink = Callable[[DeliveryReport], Awaitable[None]]
 
 
 def new_provider_id() -> str:
@@ -50,7 +50,7 @@ class SimulatedSms:
     segments: int
 
 
-class SimulatorGateway:
+class SimulatorGateway(Gateway):
     """A gateway that needs no account: every message is accepted and kept in memory."""
 
     max_recipients_per_request = 1000
