@@ -26,9 +26,16 @@ from storage.outbox_claim import (
     sendable_in,
     urgent_ready,
 )
-from storage.outbox_query import broadcast_counts, has_pending, last_broadcast_for, statuses
+from storage.outbox_query import (
+    BroadcastCounts,
+    broadcast_counts,
+    has_pending,
+    last_broadcast_for,
+    statuses,
+)
 from storage.outbox_settle import (
     FINAL_DELIVERY,
+    SettlePlan,
     apply_delivery,
     cancel_queued,
     mark_failed,
@@ -49,7 +56,9 @@ __all__ = [
     "FINAL_DELIVERY",
     "PRIORITY_BULK",
     "PRIORITY_URGENT",
+    "BroadcastCounts",
     "Claimed",
+    "SettlePlan",
     "apply_delivery",
     "broadcast_counts",
     "cancel_queued",
