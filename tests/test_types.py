@@ -48,7 +48,7 @@ def test_an_action_added_without_a_rule_stops_start_up(tmp_path: Path) -> None:
 
 def test_states_equal_the_stored_strings() -> None:
     stored: str = "awaiting_approval"
-    assert BroadcastState.AWAITING_APPROVAL == stored and BroadcastState(stored) in {stored}
+    assert stored == BroadcastState.AWAITING_APPROVAL and BroadcastState(stored) in {stored}
     assert json.dumps({"state": OutboxState.SENDING}) == '{"state": "sending"}'
     assert f"{BroadcastState.DONE}" == "done"
 
