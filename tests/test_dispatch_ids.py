@@ -81,7 +81,7 @@ async def test_colliding_provider_id_is_sent_unlinked_and_never_resent(
         view = await core.broadcasts.view(bid)
         found = await rows(core)
     assert len(sim.sent) == 5  # each recipient exactly once
-    assert view.state == "done" and view.counts["sent"] == 5
+    assert view.state == "done" and view.counts.sent == 5
     assert {r["state"] for r in found} == {"sent"}
     linked = [r for r in found if r["provider_id"] == "SIM-SAME"]
     unlinked = [r for r in found if r["provider_id"] is None]
@@ -137,6 +137,6 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
         found = [r for r in await rows(core) if r["broadcast_id"] == second]
         async with core.db.read() as tx:
             assert await tx.scalar("SELECT COUNT(*) FROM send_journal") == 0
-    assert view.counts["sent"] == 5 and view.counts["unknown"] == 0
+    assert view.counts.sent == 5 and view.counts.unknown == 0
     assert all(r["state"] == "sent" and r["provider_id"] is None for r in found)
     assert len(sim.sent) == 5  # the second broadcast was never sent again

@@ -193,7 +193,7 @@ async def test_unplug_mid_broadcast_loses_and_repeats_nothing(rig: Rig) -> None:
     bid = await rig.broadcast("Exam moved to 10am")
     view = await rig.wait_done(bid, within=20)
     await task
-    assert view.counts["sent"] == 13 and view.counts["unknown"] == 1
+    assert view.counts.sent == 13 and view.counts.unknown == 1
     assert max(rig.sent().values()) == 1  # nobody got it twice
     assert sum(rig.sent().values()) == 14  # the unknown one did reach the fake modem
     [unknown] = await rig.rows("SELECT phone, error FROM outbox WHERE state = 'unknown'")
@@ -222,5 +222,5 @@ async def test_fallback_to_the_modem_when_africas_talking_is_down(rig: Rig) -> N
     rig.at.faults.fail_http(503, count=None)
     bid = await rig.broadcast("Library closes at 4pm")
     view = await rig.wait_done(bid)
-    assert view.counts["sent"] == 14 and len(rig.at.accepted) == 0
+    assert view.counts.sent == 14 and len(rig.at.accepted) == 0
     assert set(rig.sent().values()) == {1} and len(rig.sent()) == 14
