@@ -12,6 +12,7 @@ from bot.core import Core
 from gateway.base import OutgoingMessage
 from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
+from storage.outbox import SettlePlan
 from tests.helpers import frozen, make_config, open_core, seed_contacts
 
 
@@ -115,13 +116,9 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
                 ),
             )
             assert claimed is not None and len(claimed.ids) == 5
-            plan = {
-                "sent": [[rid, f"SIM-{n}", "Success", 0.8] for n, rid in enumerate(claimed.ids, 1)],
-                "failed": [],
-                "retry": [],
-                "blacklisted": [],
-                "broke": False,
-            }
+            plan = SettlePlan(
+                sent=[(rid, f"SIM-{n}", "Success", 0.8) for n, rid in enumerate(claimed.ids, 1)]
+            )
             await journal.add(
                 tx,
                 batch_id="b2",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.core import Core
 from storage import journal, lanes, outbox
-from storage.outbox import Claimed
+from storage.outbox import Claimed, SettlePlan
 from tests.helpers import frozen, make_config, open_core, seed_contacts
 
 
@@ -41,10 +41,11 @@ async def take(core: Core, batch_id: str, state: str, limit: int) -> Claimed:
     return batch
 
 
-def sent(batch: Claimed) -> dict[str, object]:
+def sent(batch: Claimed) -> SettlePlan:
     """A plan in which every row of `batch` was accepted."""
-    rows = [[rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8] for rid in batch.ids]
-    return {"sent": rows, "failed": [], "retry": [], "blacklisted": [], "broke": False}
+    return SettlePlan(
+        sent=[(rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8) for rid in batch.ids]
+    )
 
 
 async def states(core: Core) -> dict[int, str]:
@@ -76,7 +77,7 @@ async def journal_then_write(core: Core, batch: Claimed, following: Claimed | No
             next_batch_id=next_id,
             stamp=stamp,
         )
-    outcome = lanes.Outcome("simulator", batch.batch_id, plan["sent"], [], [])  # type: ignore[arg-type]
+    outcome = lanes.Outcome("simulator", batch.batch_id, plan.sent, [], [])
     await lanes.write_outcomes(core.db, [outcome], stamp=stamp)
 
 

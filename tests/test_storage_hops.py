@@ -10,7 +10,7 @@ from bot.core import Core
 from gateway.base import InboundSms
 from storage import journal, lanes
 from storage.delivery_reports import apply_delivery
-from storage.outbox import Claimed, ClaimRequest
+from storage.outbox import Claimed, ClaimRequest, SettlePlan
 from tests.helpers import frozen, make_config, open_core, seed_contacts
 
 
@@ -38,10 +38,11 @@ def request(core: Core, batch_id: str, *, state: str, limit: int = 2) -> ClaimRe
     )
 
 
-def answered(batch: Claimed) -> dict[str, object]:
+def answered(batch: Claimed) -> SettlePlan:
     """A plan in which every row of `batch` was accepted."""
-    rows = [[rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8] for rid in batch.ids]
-    return {"sent": rows, "failed": [], "retry": [], "blacklisted": [], "broke": False}
+    return SettlePlan(
+        sent=[(rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8) for rid in batch.ids]
+    )
 
 
 async def test_a_lanes_transactions_each_take_one_hop(tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ async def test_a_lanes_transactions_each_take_one_hop(tmp_path: Path) -> None:
         assert core.db.hops == hops + 1
 
         hops = core.db.hops
-        outcome = lanes.Outcome("simulator", first.batch_id, plan["sent"], [], [])  # type: ignore[arg-type]
+        outcome = lanes.Outcome("simulator", first.batch_id, plan.sent, [], [])
         claim = request(core, "C", state="claimed", limit=1)
         clashes, third = await lanes.write_outcomes(core.db, [outcome], stamp=stamp, claim=claim)
         assert clashes == [] and third is not None and len(third.ids) == 1

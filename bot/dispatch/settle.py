@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from bot.broadcasts.service import BroadcastService
@@ -115,9 +114,8 @@ class Settler:
             broke=broke,
         )
 
-    async def apply(self, tx: Any, plan: SettlePlan | Mapping[str, Any], *, gateway: str) -> None:
-        """Write a plan (or its journal form) to the outbox rows and carrier opt-outs in `tx`."""
-        plan = _typed(plan)
+    async def apply(self, tx: Any, plan: SettlePlan, *, gateway: str) -> None:
+        """Write a plan to the outbox rows and carrier opt-outs in `tx`."""
         now = self.clock.now()
         stamp = now.isoformat()
         for rid, pid in await outbox.mark_sent(tx, plan.sent, stamp=stamp):
@@ -148,14 +146,14 @@ class Settler:
 
     async def effects(
         self,
-        plan: SettlePlan | Mapping[str, Any],
+        plan: SettlePlan,
         broadcast_id: int | None,
         gateway: str,
         *,
         pending: bool | None = None,
     ) -> None:
         """What follows a settled batch: pause on low balance, progress, completion."""
-        broke = _typed(plan).broke
+        broke = plan.broke
         if broke and broadcast_id is not None:
             await self.broadcasts.set_paused(
                 broadcast_id,
@@ -299,8 +297,3 @@ class Settler:
             done = [bid for bid in ids if not await outbox.has_pending(tx, bid)]
         for bid in done:
             await self._finish(bid)
-
-
-def _typed(plan: SettlePlan | Mapping[str, Any]) -> SettlePlan:
-    """The plan itself, or read from the journal form the journal applier still passes."""
-    return plan if isinstance(plan, SettlePlan) else SettlePlan.from_json(plan)

@@ -217,7 +217,7 @@ class Dispatcher:
         ahead: Claimed,
     ) -> Claimed | None:
         """The critical path between two requests: journal the answer, clear the next batch."""
-        plan = self.settler.plan(batch, results).as_json()  # the journal's form
+        plan = self.settler.plan(batch, results)
         urgent = self._urgent.is_set()
         self._urgent.clear()
         # a reply or one-to-one message jumps the reserved bulk batch
