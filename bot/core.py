@@ -1,23 +1,27 @@
-"""The core's services wired together, for the server and for CLI commands alike."""
+"""The one assembly of the core's services, for the server, the CLI and tests alike."""
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from bot.broadcasts.service import BroadcastService
 from bot.clock import Clock, new_token
 from bot.config.types import Config
 from bot.contacts.addressbook import AddressBook
 from bot.contacts.phones import PhoneNormaliser
+from bot.deps import Deps
 from bot.dispatch.delivery import DeliveryService
-from bot.dispatch.worker import Dispatcher
+from bot.dispatch.settle import Settler
+from bot.dispatch.worker import Dispatcher, Wakeup
 from bot.inbound.service import InboundService
 from bot.messaging import Messaging
 from bot.notify import FanOut
-from gateway.base import Gateway
+from gateway.base import Gateway, InboundSink, ReportSink
+from storage import open_database
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -38,46 +42,53 @@ class Core:
     delivery: DeliveryService
     dispatcher: Dispatcher
     inbound: InboundService
+    gateways: dict[str, Gateway] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayHooks:
+    """What the core hands a gateway factory: where reports and received SMS go, and more."""
+
+    on_report: ReportSink  # the core's DeliveryService
+    on_inbound: InboundSink  # the core's InboundService, for SMS a gateway receives itself
+    db: Database
+    clock: Clock
+
+
+GatewayFactory = Callable[[GatewayHooks], Mapping[str, Gateway]]
 
 
 def build_core(
     config: Config,
     db: Database,
     *,
-    gateways: Mapping[str, Gateway],
+    gateways: Mapping[str, Gateway] | GatewayFactory | None = None,
     clock: Clock | None = None,
     notifier: FanOut | None = None,
     rng: random.Random | None = None,
 ) -> Core:
-    """Wire the services; nothing starts until dispatcher.start()."""
+    """Wire the services; nothing starts until dispatcher.start().
+
+    `gateways` is a mapping of ready gateways, or a factory handed the core's sinks for the
+    delivery reports and SMS that gateways receive by themselves; None: no gateways (the CLI,
+    whose commands leave the sending to the running server).
+    """
     clock = clock or Clock()
     notifier = notifier or FanOut()
     phones = PhoneNormaliser(config.default_region)
-    holder: list[Dispatcher] = []
-
-    def wake() -> None:
-        if holder:
-            holder[0].wake()
-
-    def wake_urgent() -> None:
-        if holder:
-            holder[0].wake(urgent=True)
-
-    broadcasts = BroadcastService(
-        db, config, phones=phones, clock=clock, notifier=notifier, wake=wake
-    )
-    dispatcher = Dispatcher(
-        db,
-        config,
-        gateways=gateways,
-        broadcasts=broadcasts,
-        notifier=notifier,
-        clock=clock,
-        new_id=new_token,
-        rng=rng,
-    )
-    holder.append(dispatcher)
-    delivery = DeliveryService(db, clock=clock, on_change=dispatcher.settler.progress)
+    wakeup = Wakeup()
+    deps = Deps(db=db, config=config, phones=phones, clock=clock, notifier=notifier)
+    broadcasts = BroadcastService(deps, wake=wakeup.bulk)
+    settler = Settler(deps, broadcasts=broadcasts, rng=rng or random.Random())
+    delivery = DeliveryService(db, clock=clock, on_change=settler.progress)
+    inbound = InboundService(deps, wake=wakeup.priority)
+    if callable(gateways):
+        hooks = GatewayHooks(
+            on_report=delivery.apply, on_inbound=inbound.handle_received, db=db, clock=clock
+        )
+        gateways = gateways(hooks)
+    routed = dict(gateways or {})
+    dispatcher = Dispatcher(deps, gateways=routed, settler=settler, wakeup=wakeup, new_id=new_token)
     return Core(
         config=config,
         db=db,
@@ -86,10 +97,29 @@ def build_core(
         notifier=notifier,
         book=AddressBook(db, phones, clock=clock),
         broadcasts=broadcasts,
-        messaging=Messaging(db, config, phones=phones, clock=clock, wake=wake_urgent),
+        messaging=Messaging(deps, wake=wakeup.priority),
         delivery=delivery,
         dispatcher=dispatcher,
-        inbound=InboundService(
-            db, config, phones=phones, clock=clock, notifier=notifier, wake=wake_urgent
-        ),
+        inbound=inbound,
+        gateways=routed,
     )
+
+
+@asynccontextmanager
+async def open_core(
+    config: Config,
+    *,
+    gateways: Mapping[str, Gateway] | GatewayFactory | None = None,
+    clock: Clock | None = None,
+    notifier: FanOut | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[Core]:
+    """The config's database opened (and migrated) and a core built on it; closed after.
+
+    Nothing starts: the server recovers, starts the gateways and the dispatcher itself.
+    """
+    db = await open_database(config.database)
+    try:
+        yield build_core(config, db, gateways=gateways, clock=clock, notifier=notifier, rng=rng)
+    finally:
+        await db.close()

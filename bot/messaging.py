@@ -7,37 +7,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.broadcasts.compose import MAX_MESSAGE_CHARS
-from bot.clock import Clock
-from bot.config.types import Config, Person
-from bot.contacts.phones import PhoneNormaliser
+from bot.config.types import Person
+from bot.deps import Deps, Service
 from bot.errors import NotFound, UserError
 from bot.validate import check_text
 from gateway.gsm import analyse
 from storage import audit, outbox
 from storage import contacts as cstore
 from storage.audience import add_bare_contacts, contact_ids_for
-from storage.db import Database
 from storage.states import OutboxState
 
 logger = logging.getLogger(__name__)
 
 
-class Messaging:
+class Messaging(Service):
     """Queues single messages in the urgent lane."""
 
-    def __init__(
-        self,
-        db: Database,
-        config: Config,
-        *,
-        phones: PhoneNormaliser,
-        clock: Clock,
-        wake: Callable[[], None],
-    ):
-        self.db = db
-        self.config = config
-        self.phones = phones
-        self.clock = clock
+    def __init__(self, deps: Deps, *, wake: Callable[[], None]):
+        super().__init__(deps)
         self.wake = wake
 
     async def send_one(self, to: str, text: str, *, person: Person, purpose: str = "direct") -> int:

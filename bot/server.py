@@ -12,17 +12,16 @@ from aiohttp import web
 from bot import __version__
 from bot.clock import Clock
 from bot.config.types import Config
-from bot.core import Core, build_core
+from bot.core import Core, GatewayHooks, open_core
 from bot.edges import Mount
 from bot.logs import redact_everywhere
 from bot.notify import FanOut
-from gateway.base import DeliveryReport, Gateway, InboundSink, InboundSms, ReportSink
+from gateway.base import Gateway, InboundSink, InboundSms, ReportSink
 from gateway.contract import Wiring
 from gateway.kinds import KINDS
 from gateway.modem.config import build_pool
 from gateway.modem.pool import MemoryLedger, ModemPoolGateway, UsageLedger
 from gateway.modem.spec import ModemSettings
-from storage import open_database
 from storage.modem_usage import SqlUsageLedger
 
 logger = logging.getLogger(__name__)
@@ -108,64 +107,45 @@ async def _inbound_unwired(sms: InboundSms) -> None:
     raise RuntimeError(f"no inbound handler; {sms.provider_id} stays on the modem")
 
 
-def modem_inbound(holder: list[Core]) -> InboundSink:
-    """The modem's on_inbound: the core's InboundService; unusable messages are logged, dropped."""
-    from bot.contacts.phones import PhoneError
-    from bot.errors import UserError
-
-    async def on_inbound(sms: InboundSms) -> None:
-        try:
-            await holder[0].inbound.handle(sms)
-        except (PhoneError, UserError) as exc:  # e.g. an operator's alphanumeric promo
-            logger.warning(
-                "modem SMS %s from %r not usable (%s); removed from the SIM: %r",
-                sms.provider_id,
-                sms.sender,
-                exc,
-                sms.text,
-            )
-
-    return on_inbound
-
-
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = await open_database(config.database)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     app[SESSION] = session
-    holder: list[Core] = []
 
-    async def on_report(report: DeliveryReport) -> None:
-        await holder[0].delivery.apply(report)
+    def served(hooks: GatewayHooks) -> dict[str, Gateway]:
+        return build_gateways(
+            config,
+            session,
+            on_report=hooks.on_report,
+            on_inbound=hooks.on_inbound,
+            ledger=SqlUsageLedger(hooks.db),
+            now=hooks.clock.now,
+        )
 
-    gateways = build_gateways(
-        config,
-        session,
-        on_report=on_report,
-        on_inbound=modem_inbound(holder),
-        ledger=SqlUsageLedger(db),
-        now=app[CLOCK].now,
-    )
-    app[GATEWAYS] = gateways
-    core = build_core(config, db, gateways=gateways, clock=app[CLOCK], notifier=app[NOTIFIER])
-    holder.append(core)
-    app[CORE] = core
-    for hook in app[ON_CORE]:
-        await hook(app, core)
-    await core.dispatcher.recover()
-    for gw in gateways.values():
-        await gw.start()  # e.g. the modem pool opens its ports
-    core.dispatcher.start()
-    logger.info("database %s open; gateways: %s", config.database_path, ", ".join(gateways))
     try:
-        yield
-    finally:
-        await core.dispatcher.stop()
-        for gw in gateways.values():
-            await gw.close()
-        await session.close()
-        await db.close()
+        async with open_core(
+            config, gateways=served, clock=app[CLOCK], notifier=app[NOTIFIER]
+        ) as core:
+            app[GATEWAYS] = core.gateways
+            app[CORE] = core
+            for hook in app[ON_CORE]:
+                await hook(app, core)
+            await core.dispatcher.recover()
+            for gw in core.gateways.values():
+                await gw.start()  # e.g. the modem pool opens its ports
+            core.dispatcher.start()
+            logger.info(
+                "database %s open; gateways: %s", config.database_path, ", ".join(core.gateways)
+            )
+            try:
+                yield
+            finally:
+                await core.dispatcher.stop()
+                for gw in core.gateways.values():
+                    await gw.close()
         logger.info("database closed")
+    finally:
+        await session.close()
 
 
 async def healthz(request: web.Request) -> web.Response:

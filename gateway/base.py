@@ -123,7 +123,8 @@ class PayloadError(ValueError):
     """An inbound payload could not be turned into a domain object; the text says why."""
 
 
-ReportSink = Callable[[DeliveryReport], Awaitable[None]]  # where a gateway hands delivery reports
+# where a gateway hands delivery reports (whatever the sink answers is not its business)
+ReportSink = Callable[[DeliveryReport], Awaitable[object]]
 InboundSink = Callable[[InboundSms], Awaitable[None]]  # where a gateway hands received SMS
 
 

@@ -15,6 +15,7 @@ from storage.states import (
     OPEN_STATES,
     BroadcastKind,
     BroadcastState,
+    InboundOutcome,
     KeywordAction,
     OutboxState,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "BroadcastState",
     "Database",
     "DatabaseSettings",
+    "InboundOutcome",
     "KeywordAction",
     "OutboxState",
     "StorageError",

@@ -18,6 +18,7 @@ from storage.db import Conn, Database
 from storage.inbox import contact_labels_in
 from storage.outbox import PRIORITY_URGENT
 from storage.outbox_query import last_broadcast_in
+from storage.states import InboundOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +157,9 @@ def _commit(conn: Conn, take: Callable[[], Batch[T] | None]) -> Committed[T] | N
         with_groups=batch.with_groups,
     )
     result, writes = batch.decide(state)
-    inbox = [r for r in writes.inbound if r.outcome == "inbox" and r.contact_id is not None]
+    inbox = [
+        r for r in writes.inbound if r.outcome == InboundOutcome.INBOX and r.contact_id is not None
+    ]
     for row in inbox:  # so that replies count towards the broadcast they answer
         if row.contact_id is not None:
             row.broadcast_id = last_broadcast_in(conn, row.contact_id)

@@ -57,3 +57,22 @@ class KeywordAction(StrEnum):
     HELP = "help"
     JOIN = "join"
     LEAVE = "leave"
+
+
+class InboundOutcome(StrEnum):
+    """What became of an inbound message, as stored and audited."""
+
+    INBOX = "inbox"
+    ALREADY_OPTED_OUT = "already_opted_out"
+    OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+    HELP = "help"
+    JOIN_USAGE = "join_usage"
+    NO_SUCH_GROUP = "no_such_group"
+    AMBIGUOUS_GROUP = "ambiguous_group"
+    ALREADY_MEMBER = "already_member"
+    JOINED = "joined"
+    LEAVE_USAGE = "leave_usage"
+    NOT_MEMBER = "not_member"
+    LEFT = "left"
+    DUPLICATE = "duplicate"

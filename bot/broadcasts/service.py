@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,16 +12,14 @@ from bot.broadcasts.audience import parse_audience
 from bot.broadcasts.compose import parse_template
 from bot.broadcasts.planner import BroadcastPlanner
 from bot.broadcasts.rules import Decision, Outcome, approvals_needed, refusal, send_start
-from bot.clock import Clock
-from bot.config.types import Config, Person
-from bot.contacts.phones import PhoneNormaliser
-from bot.errors import Forbidden, NotFound, UserError
-from bot.notify import Notifier
+from bot.broadcasts.transition import Step, get_row, transition
+from bot.config.types import Person
+from bot.deps import Deps, Service
+from bot.errors import Forbidden, UserError
 from bot.validate import check_sender_id
 from bot.views import BroadcastView, load_view
 from storage import audit, outbox
 from storage import broadcasts as store
-from storage.db import Database
 from storage.states import LIVE_STATES, OPEN_STATES, BroadcastKind, BroadcastState
 
 logger = logging.getLogger(__name__)
@@ -30,26 +30,13 @@ KINDS = tuple(BroadcastKind)
 _MOVABLE = (*OPEN_STATES, *LIVE_STATES, BroadcastState.PAUSED)  # what a cancel may stop
 
 
-class BroadcastService:
+class BroadcastService(Service):
     """The one place that creates broadcasts and moves them through their states."""
 
-    def __init__(
-        self,
-        db: Database,
-        config: Config,
-        *,
-        phones: PhoneNormaliser,
-        clock: Clock,
-        notifier: Notifier,
-        wake: Any = None,
-    ):
-        self.db = db
-        self.config = config
-        self.phones = phones
-        self.clock = clock
-        self.notifier = notifier
-        self.wake = wake or (lambda: None)
-        self.planner = BroadcastPlanner(config, clock=clock)
+    def __init__(self, deps: Deps, *, wake: Callable[[], None]):
+        super().__init__(deps)
+        self.wake = wake
+        self.planner = BroadcastPlanner(self.config, clock=self.clock)
 
     async def compose(
         self,
@@ -119,106 +106,76 @@ class BroadcastService:
 
     async def approve(self, broadcast_id: int, *, person: Person) -> Decision:
         """Record an approval; the last one needed freezes the recipients and queues the send."""
-        now = self.clock.now()
-        stamp = now.isoformat()
-        async with self.db.transaction() as tx:
-            b = await self._get(tx, broadcast_id)
+        async with self._transition(broadcast_id) as s:
+            b, now = s.row, s.now
             refused = refusal(b, person, now)
             if refused:
-                await audit.record(
-                    tx,
-                    at=now,
-                    actor=person.id,
-                    action="broadcast.approve_refused",
-                    subject=f"b{b.id}",
-                    reason=refused[0],
-                )
-                view = await load_view(tx, b.id, self.config)
-                return Decision(Outcome.REFUSED, refused[0], view, forbidden=refused[1])
-            if not await store.add_decision(tx, b.id, person.id, "approve", stamp=stamp):
-                view = await load_view(tx, b.id, self.config)
-                return Decision(Outcome.REFUSED, f"you already approved broadcast {b.id}", view)
-            await audit.record(
-                tx, at=now, actor=person.id, action="broadcast.approve", subject=f"b{b.id}"
-            )
-            approvals = [d for d in await store.decisions(tx, b.id) if d["decision"] == "approve"]
-            if len(approvals) < max(b.approvals_needed, 1):
-                view = await load_view(tx, b.id, self.config)
-                left = b.approvals_needed - len(approvals)
-                return Decision(Outcome.WAITING, f"approved; {left} more approver needed", view)
-            await self.planner.freeze(tx, b, parse_audience(b.audience, self.phones), now=now)
-            await store.set_state(
-                tx, b.id, BroadcastState.APPROVED, stamp=stamp, expect=OPEN_STATES
-            )
-            await audit.record(
-                tx,
-                at=now,
-                actor=person.id,
-                action="broadcast.state",
-                subject=f"b{b.id}",
-                state=BroadcastState.APPROVED,
-            )
-            view = await load_view(tx, b.id, self.config)
-        self.wake()
-        await self.notifier.broadcast_updated(view)
+                await s.audit("broadcast.approve_refused", actor=person.id, reason=refused[0])
+                s.end(Outcome.REFUSED, refused[0], forbidden=refused[1])
+            elif not await store.add_decision(s.tx, b.id, person.id, "approve", stamp=s.stamp):
+                s.end(Outcome.REFUSED, f"you already approved broadcast {b.id}")
+            else:
+                await s.audit("broadcast.approve", actor=person.id)
+                decisions = await store.decisions(s.tx, b.id)
+                approvals = sum(d["decision"] == "approve" for d in decisions)
+                if approvals < max(b.approvals_needed, 1):
+                    left = b.approvals_needed - approvals
+                    s.end(Outcome.WAITING, f"approved; {left} more approver needed")
+                else:
+                    await self._queue(s, person)
+        view = s.loaded
         message = f"broadcast {b.id} approved: {view.recipients} recipients queued"
         if view.preview.recipients != view.recipients:
             message += f" (preview showed {view.preview.recipients}; the list changed)"
-        return Decision(Outcome.APPROVED, message, view)
+        return s.decision(Outcome.APPROVED, message)
+
+    async def _queue(self, s: Step, person: Person) -> None:
+        """The last approval: freeze the recipients into the outbox, mark approved."""
+        b = s.row
+        await self.planner.freeze(s.tx, b, parse_audience(b.audience, self.phones), now=s.now)
+        await store.set_state(
+            s.tx, b.id, BroadcastState.APPROVED, stamp=s.stamp, expect=OPEN_STATES
+        )
+        await s.audit("broadcast.state", actor=person.id, state=BroadcastState.APPROVED)
+        s.changed = s.wake = True
 
     async def reject(self, broadcast_id: int, *, person: Person) -> Decision:
         """An approver turns a broadcast down; nothing is sent."""
-        now = self.clock.now()
-        async with self.db.transaction() as tx:
-            b = await self._get(tx, broadcast_id)
-            refused = refusal(b, person, now)
+        async with self._transition(broadcast_id) as s:
+            b = s.row
+            refused = refusal(b, person, s.now)
             if refused and not (refused[1] and person.id == b.requested_by):
-                view = await load_view(tx, b.id, self.config)
-                return Decision(Outcome.REFUSED, refused[0], view, forbidden=refused[1])
-            await store.add_decision(tx, b.id, person.id, "reject", stamp=now.isoformat())
-            await store.set_state(
-                tx, b.id, BroadcastState.REJECTED, stamp=now.isoformat(), expect=OPEN_STATES
-            )
-            await audit.record(
-                tx, at=now, actor=person.id, action="broadcast.reject", subject=f"b{b.id}"
-            )
-            view = await load_view(tx, b.id, self.config)
-        await self.notifier.broadcast_updated(view)
-        return Decision(Outcome.REJECTED, f"broadcast {b.id} rejected", view)
+                s.end(Outcome.REFUSED, refused[0], forbidden=refused[1])
+            else:
+                await store.add_decision(s.tx, b.id, person.id, "reject", stamp=s.stamp)
+                rejected = BroadcastState.REJECTED
+                await store.set_state(s.tx, b.id, rejected, stamp=s.stamp, expect=OPEN_STATES)
+                await s.audit("broadcast.reject", actor=person.id)
+                s.changed = True
+        return s.decision(Outcome.REJECTED, f"broadcast {b.id} rejected")
 
     async def cancel(self, broadcast_id: int, *, person: Person) -> Decision:
         """Stop a broadcast: before approval, or its unsent rows during a send."""
-        now = self.clock.now()
-        stamp = now.isoformat()
-        async with self.db.transaction() as tx:
-            b = await self._get(tx, broadcast_id)
+        dropped = 0
+        async with self._transition(broadcast_id) as s:
+            b = s.row
             if person.id != b.requested_by and not person.can_approve:
                 raise Forbidden("only the requester or an approver can cancel a broadcast")
             cancelled = BroadcastState.CANCELLED
-            if not await store.set_state(tx, b.id, cancelled, stamp=stamp, expect=_MOVABLE):
-                view = await load_view(tx, b.id, self.config)
-                return Decision(Outcome.REFUSED, f"broadcast {b.id} is already {b.state}", view)
-            dropped = await outbox.cancel_queued(tx, b.id, stamp=stamp)
-            await audit.record(
-                tx,
-                at=now,
-                actor=person.id,
-                action="broadcast.cancel",
-                subject=f"b{b.id}",
-                unsent=dropped,
-            )
-            view = await load_view(tx, b.id, self.config)
-        await self.notifier.broadcast_updated(view)
-        return Decision(Outcome.CANCELLED, f"broadcast {b.id} cancelled; {dropped} not sent", view)
+            if not await store.set_state(s.tx, b.id, cancelled, stamp=s.stamp, expect=_MOVABLE):
+                s.end(Outcome.REFUSED, f"broadcast {b.id} is already {b.state}")
+            else:
+                dropped = await outbox.cancel_queued(s.tx, b.id, stamp=s.stamp)
+                await s.audit("broadcast.cancel", actor=person.id, unsent=dropped)
+                s.changed = True
+        return s.decision(Outcome.CANCELLED, f"broadcast {b.id} cancelled; {dropped} not sent")
 
     async def set_paused(
         self, broadcast_id: int, *, paused: bool, actor: str, reason: str = ""
     ) -> bool:
         """Pause a sending broadcast (e.g. on low balance) or resume it."""
-        now = self.clock.now()
-        stamp = now.isoformat()
-        async with self.db.transaction() as tx:
-            b = await self._get(tx, broadcast_id)
+        async with self._transition(broadcast_id) as s:
+            b, tx, stamp = s.row, s.tx, s.stamp
             if paused:
                 moved = await store.set_state(
                     tx, b.id, BroadcastState.PAUSED, stamp=stamp, expect=LIVE_STATES
@@ -230,53 +187,47 @@ class BroadcastService:
                 )
                 await store.set_fields(tx, b.id, stamp=stamp, paused_reason=None)
             if moved:
-                await audit.record(
-                    tx,
-                    at=now,
-                    actor=actor,
-                    action="broadcast.pause" if paused else "broadcast.resume",
-                    subject=f"b{b.id}",
-                    reason=reason,
-                )
-            view = await load_view(tx, b.id, self.config)
-        if moved:
-            self.wake()
-            await self.notifier.broadcast_updated(view)
-            if paused:
-                await self.notifier.alert(f"broadcast {b.id} paused: {reason}")
+                action = "broadcast.pause" if paused else "broadcast.resume"
+                await s.audit(action, actor=actor, reason=reason)
+                s.changed = s.wake = True
+        if moved and paused:
+            await self.notifier.alert(f"broadcast {b.id} paused: {reason}")
         return moved
 
     async def resend_unknown(self, broadcast_id: int, *, person: Person) -> int:
         """Deliberately queue again the rows whose first send may or may not have gone out."""
-        now = self.clock.now()
-        async with self.db.transaction() as tx:
-            b = await self._get(tx, broadcast_id)
+        async with self._transition(broadcast_id) as s:
+            b = s.row
             if person.id != b.requested_by and not person.can_approve:
                 raise Forbidden("only the requester or an approver can resend")
-            count = await outbox.requeue_unknown(tx, b.id, stamp=now.isoformat())
+            count = await outbox.requeue_unknown(s.tx, b.id, stamp=s.stamp)
             if count:
                 await store.set_state(
-                    tx,
+                    s.tx,
                     b.id,
                     BroadcastState.SENDING,
-                    stamp=now.isoformat(),
+                    stamp=s.stamp,
                     expect=(BroadcastState.DONE, BroadcastState.SENDING),
                 )
-            await audit.record(
-                tx,
-                at=now,
-                actor=person.id,
-                action="broadcast.resend_unknown",
-                subject=f"b{b.id}",
-                rows=count,
-            )
-        self.wake()
+            await s.audit("broadcast.resend_unknown", actor=person.id, rows=count)
+            s.wake = True
         return count
+
+    def _transition(self, broadcast_id: int) -> AbstractAsyncContextManager[Step]:
+        """One change of one broadcast in one transaction (see bot.broadcasts.transition)."""
+        return transition(
+            self.db,
+            broadcast_id,
+            now=self.clock.now(),
+            config=self.config,
+            notifier=self.notifier,
+            wake=self.wake,
+        )
 
     async def view(self, broadcast_id: int) -> BroadcastView:
         """The broadcast with its preview, counts and decisions."""
         async with self.db.read() as tx:
-            await self._get(tx, broadcast_id)
+            await get_row(tx, broadcast_id)
             return await load_view(tx, broadcast_id, self.config)
 
     async def recent(self, *, limit: int = 10) -> list[BroadcastView]:
@@ -288,7 +239,7 @@ class BroadcastService:
     async def set_chat_ref(self, broadcast_id: int, platform: str, ref: dict[str, Any]) -> None:
         """Remember where a chat front shows this broadcast, for progress edits."""
         async with self.db.transaction() as tx:
-            b = await self._get(tx, broadcast_id)
+            b = await get_row(tx, broadcast_id)
             refs = dict(b.chat_refs)
             refs[platform] = ref
             await store.set_fields(tx, b.id, stamp=self.clock.now().isoformat(), chat_refs=refs)
@@ -306,10 +257,3 @@ class BroadcastService:
         for view in views:
             await self.notifier.broadcast_updated(view)
         return ids
-
-    @staticmethod
-    async def _get(tx: Any, broadcast_id: int) -> store.BroadcastRow:
-        b = await store.get(tx, broadcast_id)
-        if b is None:
-            raise NotFound(f"no broadcast {broadcast_id}")
-        return b

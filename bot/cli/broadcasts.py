@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from bot.broadcasts.text import format_preview, format_status
 from bot.config.types import Config, Person
-from bot.core import Core, build_core
+from bot.core import open_core  # no gateways: the running server does the sending
 from bot.errors import UserError
-from storage import open_database
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +48,6 @@ def register(sub: Any) -> None:
     ls = bs.add_parser("list", help="recent broadcasts")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=list_cmd)
-
-
-@asynccontextmanager
-async def open_core(config: Config) -> AsyncIterator[Core]:
-    """A core on the database with no gateways: the running server does the sending."""
-    db = await open_database(config.database)
-    try:
-        yield build_core(config, db, gateways={})
-    finally:
-        await db.close()
 
 
 def person_for(config: Config, person_id: str) -> Person:

@@ -7,9 +7,9 @@ import json
 import logging
 from typing import Any
 
-from bot.cli.broadcasts import open_core
 from bot.clock import new_token
 from bot.config.types import Config
+from bot.core import open_core
 from bot.inbound.service import InboundResult
 from gateway.base import InboundSms
 

@@ -9,15 +9,12 @@ from typing import Any
 
 from bot.broadcasts.service import BroadcastService
 from bot.capped import RecentSet, cap
-from bot.clock import Clock
-from bot.config.types import Config
-from bot.notify import Notifier
+from bot.deps import Deps, Service
 from bot.views import load_view
 from gateway.base import GatewayError, RecipientResult, SendOutcome
 from storage import audit, journal, outbox
 from storage import broadcasts as bstore
 from storage import contacts as cstore
-from storage.db import Database
 from storage.outbox import Claimed, SettlePlan
 from storage.outbox_settle import Failed, Retry, Sent
 from storage.states import LIVE_STATES, BroadcastState
@@ -35,24 +32,12 @@ def parse_cost(text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-class Settler:
+class Settler(Service):
     """Writes the outcome of each batch in one transaction, and reports progress."""
 
-    def __init__(
-        self,
-        db: Database,
-        config: Config,
-        *,
-        broadcasts: BroadcastService,
-        notifier: Notifier,
-        clock: Clock,
-        rng: random.Random,
-    ):
-        self.db = db
-        self.config = config
+    def __init__(self, deps: Deps, *, broadcasts: BroadcastService, rng: random.Random):
+        super().__init__(deps)
         self.broadcasts = broadcasts
-        self.notifier = notifier
-        self.clock = clock
         self.rng = rng
         self._last_progress: dict[int, float] = {}
         # Broadcasts moved to `sending` already, so later batches skip that write; forgotten

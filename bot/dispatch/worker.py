@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.broadcasts.service import BroadcastService
-from bot.clock import Clock
-from bot.config.types import Config
+from bot.deps import Deps, Service
 from bot.dispatch.claims import Claims
 from bot.dispatch.journal_applier import JournalApplier
 from bot.dispatch.ratelimit import GatewayLimiter
 from bot.dispatch.routing import Router
 from bot.dispatch.settle import Settler
-from bot.notify import Notifier
 from gateway.base import (
     Gateway,
     GatewayAmbiguousError,
@@ -26,7 +22,6 @@ from gateway.base import (
     RecipientResult,
 )
 from storage import outbox
-from storage.db import Database
 from storage.outbox import Claimed
 from storage.states import OutboxState
 
@@ -35,36 +30,41 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 
 
-class Dispatcher:
+class Wakeup:
+    """Rows are ready: the services that queue rows call it, the dispatch lanes wait on it."""
+
+    def __init__(self) -> None:
+        self.ready = asyncio.Event()
+        self.urgent = asyncio.Event()
+
+    def bulk(self) -> None:
+        """Broadcast rows were queued or released."""
+        self.ready.set()
+
+    def priority(self) -> None:
+        """A reply or one-to-one message was queued: it jumps the reserved bulk batch."""
+        self.urgent.set()
+        self.ready.set()
+
+
+class Dispatcher(Service):
     """One lane per gateway slot; each lane has at most one batch in flight."""
 
     def __init__(
         self,
-        db: Database,
-        config: Config,
+        deps: Deps,
         *,
         gateways: Mapping[str, Gateway],
-        broadcasts: BroadcastService,
-        notifier: Notifier,
-        clock: Clock,
+        settler: Settler,
+        wakeup: Wakeup,
         new_id: Callable[[], str],
-        rng: random.Random | None = None,
     ):
-        self.db = db
-        self.config = config
+        super().__init__(deps)
+        db, config, clock = self.db, self.config, self.clock
         self.gateways = dict(gateways)
-        self.clock = clock
         self.new_id = new_id
         self.router = Router(config.gateways.primary, config.gateways.fallback, clock=clock)
-        self.settler = Settler(
-            db,
-            config,
-            broadcasts=broadcasts,
-            notifier=notifier,
-            clock=clock,
-            rng=rng or random.Random(),
-        )
-        self.notifier = notifier
+        self.settler = settler
         self.limiters = {
             name: GatewayLimiter(
                 messages_per_second=limit.messages_per_second,
@@ -79,18 +79,16 @@ class Dispatcher:
         self.claims = Claims(
             db, config, settler=self.settler, clock=clock, new_id=new_id, caps=caps
         )
-        self._wake = asyncio.Event()
-        self._urgent = asyncio.Event()
+        self._wake = wakeup.ready
+        self._urgent = wakeup.urgent
         self.applier = JournalApplier(db, settler=self.settler, clock=clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._busy = 0  # lanes sending batches back to back
         self.batches_sent = 0
 
-    def wake(self, *, urgent: bool = False) -> None:
-        """Tell idle lanes that new rows are ready (urgent: a reply or one-to-one message)."""
-        if urgent:
-            self._urgent.set()
+    def wake(self) -> None:
+        """Tell idle lanes that rows are ready."""
         self._wake.set()
 
     async def recover(self) -> int:

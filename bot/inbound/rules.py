@@ -18,7 +18,7 @@ from bot.inbound.keywords import (
     fill_reply,
     resolve_group,
 )
-from gateway.base import InboundSms
+from bot.inbound.model import InboundResult, Plan, Prepared
 from gateway.gsm import analyse
 from storage.inbound import (
     AuditRow,
@@ -29,7 +29,7 @@ from storage.inbound import (
     ReplyRow,
     Writes,
 )
-from storage.states import KeywordAction
+from storage.states import InboundOutcome, KeywordAction
 
 logger = logging.getLogger(__name__)
 
@@ -40,47 +40,8 @@ _NONE = {"en": "none", "sw": "hakuna"}
 
 
 @dataclass(frozen=True, slots=True)
-class Prepared:
-    """An inbound SMS with its sender in E.164 and its keyword, ready to be decided."""
-
-    sms: InboundSms
-    phone: str
-    match: KeywordMatch | None
-    received_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class InboundResult:
-    """What became of one inbound message."""
-
-    id: int
-    duplicate: bool
-    phone: str
-    action: KeywordAction | None
-    language: str | None
-    outcome: str  # opted_out, opted_in, joined, left, help, inbox, duplicate, ...
-    reply: str | None = None  # the text queued, if any
-    reply_suppressed: bool = False  # the loop guard held a reply back
-    contact_id: int | None = None
-    broadcast_id: int | None = None
-
-    @property
-    def inbox(self) -> bool:
-        """Whether the message went to staff as an ordinary message."""
-        return self.outcome == "inbox"
-
-
-@dataclass(slots=True)
-class Plan:
-    """The writes a batch makes and each message's result, in arrival order."""
-
-    writes: Writes = field(default_factory=Writes)
-    results: list[InboundResult] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
 class _Decision:
-    outcome: str
+    outcome: InboundOutcome
     reply: str | None = None  # reply key in the keyword replies
     values: Mapping[str, str] = field(default_factory=dict)
     ignore_optout: bool = False
@@ -125,12 +86,16 @@ class KeywordRules:
         action, language = (m.action, m.language) if m else (None, None)
         key = (p.sms.gateway, p.sms.provider_id)
         if key in snap.known:
-            return InboundResult(snap.known[key], True, p.phone, action, language, "duplicate")
+            return InboundResult(
+                snap.known[key], True, p.phone, action, language, InboundOutcome.DUPLICATE
+            )
         inbound_id = snap.known[key] = snap.next_inbound
         snap.next_inbound += 1
         contact = snap.contacts.get(p.phone)
         if m is None or (contact and contact.opted_out and m.action not in CONSENT_ACTIONS):
-            decision = _Decision("inbox")  # an opted-out sender only ever gets back in by START
+            decision = _Decision(
+                InboundOutcome.INBOX
+            )  # an opted-out sender only ever gets back in by START
         else:
             decision = self.actions[m.action](p, m, inbound_id, snap, w)
         contact = snap.contacts.get(p.phone)
@@ -242,24 +207,26 @@ class KeywordRules:
     ) -> _Decision:
         contact = snap.contacts.get(p.phone)
         if contact is not None and contact.opted_out:
-            return _Decision("already_opted_out")  # confirmed once already
+            return _Decision(InboundOutcome.ALREADY_OPTED_OUT)  # confirmed once already
         self._consent(p, True, inbound_id, snap, w)
-        return _Decision("opted_out", "optout", ignore_optout=True, past_guard=True)
+        return _Decision(InboundOutcome.OPTED_OUT, "optout", ignore_optout=True, past_guard=True)
 
     def _optin(
         self, p: Prepared, _m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes
     ) -> _Decision:
         contact = snap.contacts.get(p.phone)
         if contact is None or not contact.opted_out:
-            return _Decision("inbox")  # e.g. YES to a question: an answer, not a consent change
+            return _Decision(
+                InboundOutcome.INBOX
+            )  # e.g. YES to a question: an answer, not a consent change
         self._consent(p, False, inbound_id, snap, w)
-        return _Decision("opted_in", "optin")
+        return _Decision(InboundOutcome.OPTED_IN, "optin")
 
     @staticmethod
     def _help(
         _p: Prepared, _m: KeywordMatch, _inbound_id: int, _snap: BatchState, _w: Writes
     ) -> _Decision:
-        return _Decision("help", "help")
+        return _Decision(InboundOutcome.HELP, "help")
 
     def _join(
         self, p: Prepared, m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes
@@ -267,24 +234,24 @@ class KeywordRules:
         joinable = [g for g in snap.groups if g.joinable]
         listing = self._listing((g.label for g in joinable), m.language)
         if not m.argument:
-            return _Decision("join_usage", "join_usage", {"groups": listing})
+            return _Decision(InboundOutcome.JOIN_USAGE, "join_usage", {"groups": listing})
         found = resolve_group(m.argument, joinable)
         if not found:
             values = {"query": m.argument[:MAX_ECHO_CHARS], "groups": listing}
-            return _Decision("no_such_group", "no_such_group", values)
+            return _Decision(InboundOutcome.NO_SUCH_GROUP, "no_such_group", values)
         if len(found) > 1:
             listing = self._listing((g.label for g in found), m.language)
-            return _Decision("ambiguous_group", "ambiguous_group", {"groups": listing})
+            return _Decision(InboundOutcome.AMBIGUOUS_GROUP, "ambiguous_group", {"groups": listing})
         group = found[0]
         contact = self._contact(p.phone, snap, w)
         already = (contact.id, group.id) in snap.memberships
         snap.memberships.add((contact.id, group.id))
         values = {"group": group.label, "name": self._handle(group, self._leavable(contact, snap))}
         if already:
-            return _Decision("already_member", "already_member", values)
+            return _Decision(InboundOutcome.ALREADY_MEMBER, "already_member", values)
         w.joins.append((contact.id, group.id))
         self._audit(p, "group.join", inbound_id, w, group=group.label)
-        return _Decision("joined", "joined", values)
+        return _Decision(InboundOutcome.JOINED, "joined", values)
 
     def _leave(
         self, p: Prepared, m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes
@@ -293,25 +260,25 @@ class KeywordRules:
         mine = [g for g in snap.groups if contact and (contact.id, g.id) in snap.memberships]
         listing = self._listing((g.label for g in mine), m.language)
         if not m.argument:
-            return _Decision("leave_usage", "leave_usage", {"groups": listing})
+            return _Decision(InboundOutcome.LEAVE_USAGE, "leave_usage", {"groups": listing})
         found = resolve_group(
             m.argument, self._leavable(contact, snap), prefer=(g.id for g in mine)
         )
         if len(found) > 1:
             listing = self._listing((g.label for g in found), m.language)
-            return _Decision("ambiguous_group", "ambiguous_leave", {"groups": listing})
+            return _Decision(InboundOutcome.AMBIGUOUS_GROUP, "ambiguous_leave", {"groups": listing})
         if not found:  # named as typed: whether a group they are not in exists is not said
             values = {"group": m.argument[:MAX_ECHO_CHARS], "groups": listing}
-            return _Decision("not_member", "not_member", values)
+            return _Decision(InboundOutcome.NOT_MEMBER, "not_member", values)
         group = found[0]
         name = self._handle(group, self._leavable(contact, snap))
         values = {"group": group.label, "name": name, "groups": listing}
         if contact is None or (contact.id, group.id) not in snap.memberships:
-            return _Decision("not_member", "not_member", values)
+            return _Decision(InboundOutcome.NOT_MEMBER, "not_member", values)
         snap.memberships.discard((contact.id, group.id))
         w.leaves.append((contact.id, group.id))
         self._audit(p, "group.leave", inbound_id, w, group=group.label)
-        return _Decision("left", "left", values)
+        return _Decision(InboundOutcome.LEFT, "left", values)
 
     @staticmethod
     def _leavable(contact: ContactRow | None, snap: BatchState) -> list[GroupRow]:

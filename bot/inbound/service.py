@@ -16,18 +16,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from bot.clock import Clock
-from bot.config.types import Config
-from bot.contacts.phones import PhoneError, PhoneNormaliser
+from bot.contacts.phones import PhoneError
+from bot.deps import Deps, Service
 from bot.errors import NotFound, UserError
 from bot.inbound.keywords import KeywordMatcher
-from bot.inbound.rules import InboundResult, KeywordRules, Plan, Prepared
-from bot.notify import Notifier
+from bot.inbound.model import InboundResult, Plan, Prepared
+from bot.inbound.rules import KeywordRules
 from bot.views import InboxView
 from gateway.base import InboundSms
 from storage import inbound as store
 from storage import inbox as inbox_store
-from storage.db import Database
+from storage.states import InboundOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -86,27 +85,14 @@ class _Job:
     future: asyncio.Future[InboundResult]
 
 
-class InboundService:
+class InboundService(Service):
     """Stores inbound messages idempotently and answers keywords, in few transactions."""
 
-    def __init__(
-        self,
-        db: Database,
-        config: Config,
-        *,
-        phones: PhoneNormaliser,
-        clock: Clock,
-        notifier: Notifier,
-        wake: Callable[[], None],
-    ):
-        self.db = db
-        self.config = config
-        self.phones = phones
-        self.clock = clock
-        self.notifier = notifier
+    def __init__(self, deps: Deps, *, wake: Callable[[], None]):
+        super().__init__(deps)
         self.wake = wake
-        self.matcher = KeywordMatcher(config.keywords)
-        self.rules = KeywordRules(config)
+        self.matcher = KeywordMatcher(self.config.keywords)
+        self.rules = KeywordRules(self.config)
         self._queue: deque[_Job] = deque()
         self._workers: set[asyncio.Task[None]] = set()
         self._notifying: set[asyncio.Task[None]] = set()
@@ -136,6 +122,21 @@ class InboundService:
             self._workers.add(task)
             task.add_done_callback(self._workers.discard)
         return await job.future  # a cancelled caller leaves the batch to finish without it
+
+    async def handle_received(self, sms: InboundSms) -> None:
+        """An SMS a gateway received by itself (the modem): handled; one that cannot be used
+        (e.g. an operator's alphanumeric promo) is logged and dropped, so the SIM can free it."""
+        try:
+            await self.handle(sms)
+        except (PhoneError, UserError) as exc:
+            logger.warning(
+                "%s SMS %s from %r not usable (%s); removed from the SIM: %r",
+                sms.gateway,
+                sms.provider_id,
+                sms.sender,
+                exc,
+                sms.text,
+            )
 
     async def _work(self) -> None:
         """Commit batches while messages wait; with PIPELINE workers, the next batch already
@@ -215,7 +216,7 @@ class InboundService:
         labels: dict[int, tuple[str, ...]],
     ) -> None:
         """Answer each caller (after the commit), wake the dispatcher, tell staff of the inbox."""
-        inbox = [r for r in plan.writes.inbound if r.outcome == "inbox"]
+        inbox = [r for r in plan.writes.inbound if r.outcome == InboundOutcome.INBOX]
         linked = {r.id: r.broadcast_id for r in inbox if r.broadcast_id is not None}
         if linked:
             plan.results = [
