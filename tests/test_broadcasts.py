@@ -8,7 +8,7 @@ import pytest
 
 from bot.errors import UserError
 from storage import outbox
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 
 async def test_preview_counts_encoding_cost_and_sample(tmp_path: Path) -> None:

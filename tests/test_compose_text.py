@@ -15,13 +15,13 @@ from bot.auditing import Auditor
 from bot.server import CORE, build_app
 from handlers.entry import main
 from handlers.routes import add_routes
-from tests.chat_helpers import chat_config, running
-from tests.helpers import (
+from tests.support.base import (
     API_TOKEN,
     cli_with_contacts,
     make_config,
     seed_contacts,
 )
+from tests.support.chat import chat_config, running
 
 BAD = "Exam at 9, \udcff bring pens"  # the surrogate is character 12
 REFUSAL = "message: character 12 is not valid text (an unpaired surrogate); re-type it"

@@ -12,7 +12,7 @@ which runs only after the answer to the lane's previous request has come back. S
 message reaches someone after their opt-out committed only if its request was cleared before
 the commit: the request in flight then, or the one already cleared to go next; never a later
 one. In the fake's records: the request carrying it follows a request that was answered before
-the commit (tests.crash_helpers.cleared_not_before). A STOP also queues a confirmation, which
+the commit (tests.support.crash.cleared_not_before). A STOP also queues a confirmation, which
 wakes the lane as urgent and makes it give the reserved batch back (re-claimed with the check),
 so STOPs alone hardly reach outbox.sendable; staff opt-outs (`smsops contacts optout`, no reply,
 no wake) at the head of the queue are what exercise it.
@@ -33,7 +33,9 @@ from typing import Any
 from bot.clock import Clock
 from bot.config.loader import load_config
 from bot.config.types import Config
-from tests.crash_helpers import (
+from tests.fakes.africastalking import FakeAfricasTalking
+from tests.support.base import AT_KEY, make_config, open_core, seed_contacts, write_config
+from tests.support.crash import (
     Server,
     StaffOptOut,
     Stop,
@@ -46,8 +48,6 @@ from tests.crash_helpers import (
     states,
     wall_to_mono,
 )
-from tests.fakes.africastalking import FakeAfricasTalking
-from tests.helpers import AT_KEY, make_config, open_core, seed_contacts, write_config
 from tests.test_serve import free_port
 
 RECIPIENTS = int(os.environ.get("SMSOPS_CRASH_RECIPIENTS", "2000"))

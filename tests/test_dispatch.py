@@ -19,7 +19,7 @@ from bot.views import BroadcastView
 from gateway.africastalking.sender import AfricasTalkingGateway
 from gateway.simulator.gateway import SimulatorGateway
 from tests.fakes.africastalking import FakeAfricasTalking
-from tests.helpers import AT_KEY, make_config, open_core, seed_contacts
+from tests.support.base import AT_KEY, make_config, open_core, seed_contacts
 
 MANY = "".join(f"Student {i},07{i:08d},ICT\n" for i in range(10_000_001, 10_000_251))
 

@@ -12,7 +12,7 @@ from bot.core import Core
 from gateway.base import OutgoingMessage
 from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 
 async def broadcast(core: Core, message: str) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.core import Core
 from storage import journal, lanes, outbox
 from storage.outbox import Claimed
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 
 async def approved(core: Core) -> int:

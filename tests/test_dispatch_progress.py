@@ -20,7 +20,7 @@ from gateway.simulator.gateway import SimulatorGateway
 from handlers.chat import cards
 from handlers.chat.cards import Message
 from handlers.chat.notifier import ChatNotifier
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 MANY = "Name,Phone,Club\n" + "".join(
     f"S {i},07{i:08d},ICT\n" for i in range(10_000_001, 10_000_251)

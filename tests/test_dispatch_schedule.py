@@ -11,7 +11,7 @@ from bot.config.loader import load_config
 from bot.config.types import Config
 from bot.core import Core
 from gateway.simulator.gateway import SimulatorGateway
-from tests.helpers import frozen, make_config, open_core, seed_contacts, write_config
+from tests.support.base import frozen, make_config, open_core, seed_contacts, write_config
 
 SEASONAL = """
 [dispatch.greetings]

@@ -31,7 +31,7 @@ from bot.views import BroadcastView
 from gateway.africastalking.sender import AfricasTalkingGateway
 from storage.db import Database
 from tests.fakes.africastalking import FakeAfricasTalking, RecordedRequest
-from tests.helpers import AT_KEY, make_config, seed_contacts
+from tests.support.base import AT_KEY, make_config, seed_contacts
 
 N = 300
 NUMBERS = [f"+2547{i:08d}" for i in range(20_000_001, 20_000_001 + N)]

@@ -30,8 +30,8 @@ from gateway.modem.pool import ModemPoolGateway
 from storage.db import Database
 from storage.modem_usage import SqlUsageLedger
 from tests.fakes.modem import FakeModem
-from tests.helpers import make_config, seed_contacts
-from tests.modem_helpers import FAST
+from tests.support.base import make_config, seed_contacts
+from tests.support.modem import FAST
 
 N = 60
 NUMBERS = [f"+2547{i:08d}" for i in range(40_000_001, 40_000_001 + N)]

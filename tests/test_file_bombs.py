@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from handlers.entry import main
-from tests.helpers import CONTACTS_CSV, write_config
+from tests.support.base import CONTACTS_CSV, write_config
 
 logger = logging.getLogger(__name__)
 

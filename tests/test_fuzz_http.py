@@ -24,7 +24,10 @@ from yarl import URL
 
 from bot.server import build_app
 from handlers.routes import add_routes
-from tests.chat_helpers import (
+from tests.fakes.slack import FakeSlack, block_actions_body, slash_command_body
+from tests.fakes.telegram import FakeTelegram, command_update
+from tests.support.base import ADMIN_TOKEN, API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN
+from tests.support.chat import (
     APPROVER,
     SIGNING_SECRET,
     SLACK_TOKEN,
@@ -36,9 +39,6 @@ from tests.chat_helpers import (
     core_of,
     running,
 )
-from tests.fakes.slack import FakeSlack, block_actions_body, slash_command_body
-from tests.fakes.telegram import FakeTelegram, command_update
-from tests.helpers import ADMIN_TOKEN, API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONSOLE_TOKEN = "fuzz-console-token-0123456789abcdef"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from handlers.entry import main
-from tests.helpers import write_config
+from tests.support.base import write_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "contacts"
 

@@ -24,7 +24,7 @@ from gateway.base import InboundSms, OutgoingMessage, RecipientResult
 from gateway.simulator.gateway import SimulatorGateway
 from handlers.entry import main as cli_main
 from storage import audit
-from tests.helpers import frozen, make_config, open_core, seed_contacts, write_config
+from tests.support.base import frozen, make_config, open_core, seed_contacts, write_config
 
 ACHIENG, BRIAN, CHEBET, DAVID, ESTHER = (f"+2547123450{i:02d}" for i in range(1, 6))
 STRANGER = "+254799000111"

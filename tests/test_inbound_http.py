@@ -19,7 +19,7 @@ from bot.core import Core
 from bot.server import CORE, GATEWAYS, build_app
 from gateway.simulator.gateway import SimulatorGateway
 from handlers.routes import add_routes
-from tests.helpers import CALLBACK_SECRET, make_config, open_core, seed_contacts
+from tests.support.base import CALLBACK_SECRET, make_config, open_core, seed_contacts
 
 Client = TestClient[web.Request, web.Application]
 FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"

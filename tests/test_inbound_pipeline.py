@@ -9,7 +9,7 @@ from pathlib import Path
 import bot.inbound.service
 from bot.clock import FrozenClock
 from gateway.base import InboundSms
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 SENDERS = [f"+2547123450{i:02d}" for i in range(1, 6)]
 

@@ -23,7 +23,7 @@ from handlers.chat.cards import inbox_message
 from storage.db import SCHEMA_VERSION, Database
 from storage.migrations import MIGRATIONS
 from tests.fakes.modem_pdus import build_deliver
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
 from tests.test_inbound import InboxRecorder
 
 BRIAN = "+254712345002"

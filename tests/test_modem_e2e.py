@@ -25,8 +25,8 @@ from storage.modem_usage import SqlUsageLedger
 from tests.fakes.africastalking import FakeAfricasTalking
 from tests.fakes.modem import FakeModem
 from tests.fakes.modem_pdus import build_deliver, vectors
-from tests.helpers import AT_KEY, make_config, seed_contacts
-from tests.modem_helpers import FAST, eventually
+from tests.support.base import AT_KEY, make_config, seed_contacts
+from tests.support.modem import FAST, eventually
 
 MANY = "Name,Phone,Club\n" + "".join(f"Student {i},07{i:08d},ICT\n" for i in range(30_001, 30_013))
 ACHIENG = "+254712345001"

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.server import CORE, build_app
 from handlers.routes import add_routes
-from tests.helpers import API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
+from tests.support.base import API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
 
 
 class Api:

@@ -20,12 +20,12 @@ from aiohttp.test_utils import TestServer
 from bot.logs import RedactSecrets
 from bot.server import CORE, build_app
 from handlers.routes import add_routes
-from tests.chat_clients import telegram_app
-from tests.chat_helpers import STAFF, TG_TOKEN, wait_until
 from tests.conftest import WATCH, SecretWatch, leaked
 from tests.fakes.africastalking import FakeAfricasTalking
-from tests.helpers import AT_KEY, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
-from tests.test_security_rig import changed_tables, snapshot
+from tests.support.base import AT_KEY, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
+from tests.support.chat import STAFF, TG_TOKEN, wait_until
+from tests.support.chat_clients import telegram_app
+from tests.support.security import changed_tables, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"
 DROP = "Robert'); DROP TABLE contacts;--"

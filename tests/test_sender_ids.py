@@ -15,7 +15,7 @@ from bot.server import CORE, build_app
 from bot.validate import check_sender_id
 from handlers.entry import main
 from handlers.routes import add_routes
-from tests.helpers import (
+from tests.support.base import (
     API_TOKEN,
     cli_with_contacts,
     make_config,

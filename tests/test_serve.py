@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.helpers import write_config
+from tests.support.base import write_config
 
 
 def free_port() -> int:

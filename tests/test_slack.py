@@ -10,8 +10,11 @@ from aiohttp import ClientSession
 
 from bot.auditing import Auditor
 from bot.views import InboxView
-from tests.chat_clients import slack_app
-from tests.chat_helpers import (
+from tests.fakes.slack import (
+    SlackMessage,
+    slash_command_body,
+)
+from tests.support.chat import (
     APPROVALS,
     APPROVER,
     APPROVER2,
@@ -25,10 +28,7 @@ from tests.chat_helpers import (
     wait_sent,
     wait_until,
 )
-from tests.fakes.slack import (
-    SlackMessage,
-    slash_command_body,
-)
+from tests.support.chat_clients import slack_app
 
 EXAM = "club:ict,club:chess “Exam moved to 9am — Hall B”"
 

@@ -12,8 +12,13 @@ import pytest
 from bot.auditing import Auditor
 from bot.views import InboxView
 from handlers.entry import main
-from tests.chat_clients import telegram_app
-from tests.chat_helpers import (
+from tests.fakes.telegram import (
+    FakeTelegram,
+    SentMessage,
+    command_update,
+    reply_update,
+)
+from tests.support.chat import (
     APPROVER,
     APPROVER2,
     STAFF,
@@ -31,12 +36,7 @@ from tests.chat_helpers import (
     wait_sent,
     wait_until,
 )
-from tests.fakes.telegram import (
-    FakeTelegram,
-    SentMessage,
-    command_update,
-    reply_update,
-)
+from tests.support.chat_clients import telegram_app
 
 EXAM = "/sms@SmsOpsBot club:ict,club:chess “Exam moved to 9am — Hall B”"
 

@@ -25,11 +25,11 @@ import aiohttp
 
 from bot.config.types import Config
 from tests.fakes.africastalking import RecordedRequest
-from tests.helpers import CALLBACK_SECRET, open_core
+from tests.support.base import CALLBACK_SECRET, open_core
 
 logger = logging.getLogger(__name__)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "africastalking"
 STOP_FIXTURES = (
     "inbound_stop_period.txt",
     "inbound_stop_emoji.txt",

@@ -19,7 +19,7 @@ from tests.fakes.modem import FakeModem
 
 logger = logging.getLogger(__name__)
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "modem"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "modem"
 NAIROBI = ZoneInfo("Africa/Nairobi")
 
 FAST = ModemSettings(

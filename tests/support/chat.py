@@ -20,7 +20,7 @@ from bot.config.types import Config
 from bot.core import Core
 from bot.server import CORE, build_app
 from handlers.routes import add_routes
-from tests.helpers import make_config, seed_contacts
+from tests.support.base import make_config, seed_contacts
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.core import Core
-from tests.chat_clients import Slack, Telegram
-from tests.chat_helpers import SLACK_TOKEN, TG_BOT_ID, TG_TOKEN, chat_config, core_of, running
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
+from tests.support.chat import SLACK_TOKEN, TG_BOT_ID, TG_TOKEN, chat_config, core_of, running
+from tests.support.chat_clients import Slack, Telegram
 
 logger = logging.getLogger(__name__)
 
