@@ -8,6 +8,7 @@ import pytest
 
 from bot.errors import UserError
 from storage import outbox
+from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 
@@ -120,8 +121,7 @@ async def test_self_approval_refused_and_approver_freezes_list(tmp_path: Path) -
         assert ok.outcome == "approved" and ok.view.recipients == 5
         again = await core.broadcasts.approve(view.id, person=config.people["ict-admin"])
         assert again.outcome == "refused" and "already approved" in again.message
-        async with core.db.read() as tx:
-            rows = await tx.fetchall("SELECT phone, text FROM outbox ORDER BY id")
+        rows = await db.outbox_rows(core.db, "phone", "text")
         assert len(rows) == 5 and rows[0]["text"] == "Hi Achieng"
 
 
@@ -158,8 +158,7 @@ async def test_expired_and_cancelled_cannot_be_approved(tmp_path: Path) -> None:
         assert expired.outcome == "refused" and "expired" in expired.message
         assert await core.broadcasts.expire_due() == [a.id]
         assert (await core.broadcasts.view(a.id)).state == "expired"
-        async with core.db.read() as tx:
-            assert await tx.scalar("SELECT COUNT(*) FROM outbox") == 0
+        assert await db.count_rows(core.db, "outbox") == 0
 
 
 async def test_concurrent_approvals_give_one_outcome(tmp_path: Path) -> None:
@@ -178,8 +177,7 @@ async def test_concurrent_approvals_give_one_outcome(tmp_path: Path) -> None:
         )
         outcomes = sorted(r.outcome for r in results)
         assert outcomes == ["approved", "refused", "refused"]
-        async with core.db.read() as tx:
-            assert await tx.scalar("SELECT COUNT(*) FROM outbox") == 5
+        assert await db.count_rows(core.db, "outbox") == 5
 
 
 async def test_opt_out_after_approval_is_skipped_at_send_time(tmp_path: Path) -> None:
@@ -218,8 +216,7 @@ async def test_promo_waits_for_quiet_hours_to_end(tmp_path: Path) -> None:
             audience="club:ict", message="Sale!", requester=config.people["registrar"], kind="promo"
         )
         await core.broadcasts.approve(view.id, person=config.people["registrar"])
-        async with core.db.read() as tx:
-            when = await tx.scalar("SELECT MIN(next_attempt_at) FROM outbox")
+        when = await db.earliest_attempt(core.db)
     from datetime import datetime
 
     assert datetime.fromtimestamp(when, config.timezone).hour == 8

@@ -12,6 +12,7 @@ from bot.core import Core
 from gateway.base import OutgoingMessage
 from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
+from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 
@@ -27,11 +28,7 @@ async def broadcast(core: Core, message: str) -> int:
 
 
 async def rows(core: Core) -> list[dict[str, object]]:
-    async with core.db.read() as tx:
-        found = await tx.fetchall(
-            "SELECT id, broadcast_id, state, provider_id, error FROM outbox ORDER BY id"
-        )
-    return [dict(r) for r in found]
+    return await db.outbox_rows(core.db, "id", "broadcast_id", "state", "provider_id", "error")
 
 
 def same_id(pid: str) -> Callable[[], str]:
@@ -135,8 +132,7 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
         assert await core.dispatcher.recover() == 0  # nothing in flight: the journal said
         view = await core.broadcasts.view(second)
         found = [r for r in await rows(core) if r["broadcast_id"] == second]
-        async with core.db.read() as tx:
-            assert await tx.scalar("SELECT COUNT(*) FROM send_journal") == 0
+        assert await db.count_rows(core.db, "send_journal") == 0
     assert view.counts["sent"] == 5 and view.counts["unknown"] == 0
     assert all(r["state"] == "sent" and r["provider_id"] is None for r in found)
     assert len(sim.sent) == 5  # the second broadcast was never sent again

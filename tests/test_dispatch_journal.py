@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.core import Core
 from storage import journal, lanes, outbox
 from storage.outbox import Claimed
+from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 
@@ -48,16 +49,12 @@ def sent(batch: Claimed) -> dict[str, object]:
 
 
 async def states(core: Core) -> dict[int, str]:
-    async with core.db.read() as tx:
-        return {r[0]: r[1] for r in await tx.fetchall("SELECT id, state FROM outbox")}
+    return {r["id"]: r["state"] for r in await db.outbox_rows(core.db, "id", "state")}
 
 
 async def journal_rows(core: Core) -> list[tuple[str, str | None, bool]]:
-    async with core.db.read() as tx:
-        found = await tx.fetchall(
-            "SELECT batch_id, next_batch_id, outcome FROM send_journal ORDER BY id"
-        )
-    return [(r[0], r[1], r[2] == journal.APPLIED) for r in found]
+    found = await db.journal_rows(core.db)
+    return [(r["batch_id"], r["next_batch_id"], r["outcome"] == journal.APPLIED) for r in found]
 
 
 async def journal_then_write(core: Core, batch: Claimed, following: Claimed | None) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import random
-import sqlite3
 import struct
 import threading
 import time
@@ -21,6 +19,7 @@ import pytest
 
 from handlers.entry import main
 from tests.support.base import CONTACTS_CSV, write_config
+from tests.support.db import DbFile
 
 logger = logging.getLogger(__name__)
 
@@ -257,11 +256,8 @@ class Cli:
 
     def state(self) -> list[list[tuple[object, ...]]]:
         """Contacts, groups, memberships and the audit log, read without writing."""
-        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as conn:
-            return [
-                conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
-                for table in ("contacts", "groups", "memberships", "audit_log")
-            ]
+        tables = ("contacts", "groups", "memberships", "audit_log")
+        return DbFile(self.db, read_only=True).tables(tables)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from tests.fakes.africastalking import FakeAfricasTalking
 from tests.support.base import AT_KEY, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
 from tests.support.chat import STAFF, TG_TOKEN, wait_until
 from tests.support.chat_clients import telegram_app
+from tests.support.db import count_rows
 from tests.support.security import changed_tables, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"
@@ -138,11 +139,7 @@ async def test_loop_guard_caps_auto_replies_per_number(tmp_path: Path) -> None:
         await wait_until(lambda: app.texts_to(other), what="the other number's reply")
 
         async def settled() -> bool:
-            async with core.db.read() as tx:
-                rows = await tx.fetchall(
-                    "SELECT COUNT(*) AS n FROM outbox WHERE state IN ('queued', 'sending')"
-                )
-            return int(rows[0]["n"]) == 0
+            return await count_rows(core.db, "outbox", state=("queued", "sending")) == 0
 
         await wait_until(settled, what="the outbox to drain")
         assert len(app.texts_to(loop)) == 4 and len(app.texts_to(other)) == 1

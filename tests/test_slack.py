@@ -14,6 +14,7 @@ from tests.fakes.slack import (
     SlackMessage,
     slash_command_body,
 )
+from tests.support.base import ShiftClock
 from tests.support.chat import (
     APPROVALS,
     APPROVER,
@@ -22,7 +23,6 @@ from tests.support.chat import (
     INBOX,
     STAFF,
     STRANGER,
-    ShiftClock,
     core_of,
     wait_broadcast_settled,
     wait_sent,

@@ -18,6 +18,7 @@ from tests.fakes.telegram import (
     command_update,
     reply_update,
 )
+from tests.support.base import ShiftClock
 from tests.support.chat import (
     APPROVER,
     APPROVER2,
@@ -29,7 +30,6 @@ from tests.support.chat import (
     TG_INBOX,
     TG_SECRET,
     TG_TOKEN,
-    ShiftClock,
     chat_config,
     core_of,
     wait_broadcast_settled,
