@@ -25,25 +25,21 @@ from yarl import URL
 from bot.server import build_app
 from handlers.routes import add_routes
 from tests.fakes.slack import FakeSlack, block_actions_body, slash_command_body
-from tests.fakes.telegram import FakeTelegram, command_update
+from tests.fakes.telegram import command_update
 from tests.support import db
 from tests.support.base import ADMIN_TOKEN, API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN
 from tests.support.chat import (
     APPROVER,
     SIGNING_SECRET,
-    SLACK_TOKEN,
     STAFF,
-    TG_BOT_ID,
     TG_SECRET,
-    TG_TOKEN,
     chat_config,
     core_of,
-    running,
 )
 from tests.support.db import Snapshot
+from tests.support.security import CONSOLE_TOKEN, all_fronts
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CONSOLE_TOKEN = "fuzz-console-token-0123456789abcdef"
 #: Examples per route; FUZZ_EXAMPLES=500 for a longer hunt.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 
@@ -135,25 +131,12 @@ def _seeds(slack: FakeSlack) -> dict[str, list[bytes]]:
 
 @pytest.fixture
 async def target(tmp_path: Path) -> AsyncIterator[Target]:
-    async with (
-        FakeSlack(token=SLACK_TOKEN) as slack,
-        FakeTelegram(token=TG_TOKEN, bot_id=TG_BOT_ID) as telegram,
-    ):
-        config = chat_config(
-            tmp_path,
-            slack_url=slack.api_url,
-            telegram_url=telegram.api_url,
-            console_token=CONSOLE_TOKEN,
-        )
-        connector = TCPConnector(force_close=True)  # a refused body may end its connection
-        async with (
-            running(config, tmp_path) as server,
-            ClientSession(connector=connector) as session,
-        ):
-            core = core_of(server)  # broadcast 1 exists, so the {id} routes can reach it
-            registrar = core.config.people["registrar"]
-            await core.broadcasts.compose(audience="club:ict", message="Hi", requester=registrar)
-            yield Target(server, session, _seeds(slack))
+    connector = TCPConnector(force_close=True)  # a refused body may end its connection
+    async with all_fronts(tmp_path) as fronts, ClientSession(connector=connector) as session:
+        core = fronts.core  # broadcast 1 exists, so the {id} routes can reach it
+        registrar = core.config.people["registrar"]
+        await core.broadcasts.compose(audience="club:ict", message="Hi", requester=registrar)
+        yield Target(fronts.server, session, _seeds(fronts.slack.fake))
 
 
 # --- strategies -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from handlers.entry import main
-from tests.support.base import write_config
+from tests.support.base import SAME_NUMBER_FORMS, write_config
 from tests.support.db import DbFile
 
 FIXTURES = Path(__file__).parent / "fixtures" / "contacts"
@@ -91,14 +91,7 @@ def test_every_fixture_imports(cli: Cli, name: str) -> None:
 
 def test_same_number_in_every_format_is_one_contact(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "forms.csv"
-    forms = [
-        "0712345678",
-        "712345678",
-        "254712345678",
-        "+254 712 345 678",
-        "0712-345-678",
-        "(0712) 345678",
-    ]
+    forms = SAME_NUMBER_FORMS
     path.write_text(
         "name,phone\n" + "".join(f'Person {i},"{f}"\n' for i, f in enumerate(forms)),
         encoding="utf-8",

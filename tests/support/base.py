@@ -181,6 +181,16 @@ async def open_core(
         await db.close()
 
 
+#: One Kenyan number, +254712345678, written six common ways.
+SAME_NUMBER_FORMS = (
+    "0712345678",
+    "712345678",
+    "254712345678",
+    "+254 712 345 678",
+    "0712-345-678",
+    "(0712) 345678",
+)
+
 CONTACTS_CSV = """Name,Phone,Club,Department
 Achieng Otieno,0712 345 001,ICT,Computing
 Brian Kiprotich,+254 712 345 002,ICT,Computing
