@@ -14,17 +14,7 @@ from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
 from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
-
-
-async def broadcast(core: Core, message: str) -> int:
-    """Compose to everyone (five contacts) and approve it as the dean."""
-    people = core.config.people
-    view = await core.broadcasts.compose(
-        audience="all", message=message, requester=people["registrar"]
-    )
-    decision = await core.broadcasts.approve(view.id, person=people["dean"])
-    assert decision.outcome == "approved", decision.message
-    return view.id
+from tests.support.rig import approved_broadcast
 
 
 async def rows(core: Core) -> list[dict[str, object]]:
@@ -51,7 +41,7 @@ async def test_two_simulator_processes_on_one_database_never_collide(tmp_path: P
         async with open_core(config, gateways={"simulator": sim}, clock=clock) as core:
             if run == 0:
                 await seed_contacts(core, tmp_path)
-            bid = await broadcast(core, text)
+            bid = await approved_broadcast(core, "all", text)
             assert await core.dispatcher.run_once("simulator", sim)
             assert (await core.broadcasts.view(bid)).state == "done"
             assert len(sim.sent) == 5
@@ -71,7 +61,7 @@ async def test_colliding_provider_id_is_sent_unlinked_and_never_resent(
     sim = SimulatorGateway(delivery_delay_seconds=0, new_id=same_id("SIM-SAME"))
     async with open_core(config, gateways={"simulator": sim}, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
-        bid = await broadcast(core, "Exam at 9")
+        bid = await approved_broadcast(core, "all", "Exam at 9")
         with caplog.at_level(logging.WARNING, logger="bot.dispatch.settle"):
             assert await core.dispatcher.run_once("simulator", sim)
         assert not await core.dispatcher.run_once("simulator", sim)  # nothing left to send
@@ -95,9 +85,9 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
     sim = SimulatorGateway(delivery_delay_seconds=0, new_id=lambda: next(ids))
     async with open_core(config, gateways={"simulator": sim}, clock=clock) as core:
         await seed_contacts(core, tmp_path)
-        await broadcast(core, "First")
+        await approved_broadcast(core, "all", "First")
         assert await core.dispatcher.run_once("simulator", sim)
-        second = await broadcast(core, "Second")
+        second = await approved_broadcast(core, "all", "Second")
         stamp = clock.now().isoformat()
         async with core.db.transaction() as tx:  # what a kill -9 after journaling leaves
             claimed = await outbox.claim(

@@ -10,16 +10,7 @@ from storage import journal, lanes, outbox
 from storage.outbox import Claimed
 from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
-
-
-async def approved(core: Core) -> int:
-    """One approved broadcast to the five seeded contacts."""
-    people = core.config.people
-    view = await core.broadcasts.compose(
-        audience="all", message="Hi", requester=people["registrar"]
-    )
-    assert (await core.broadcasts.approve(view.id, person=people["dean"])).outcome == "approved"
-    return view.id
+from tests.support.rig import approved_broadcast
 
 
 async def take(core: Core, batch_id: str, state: str, limit: int) -> Claimed:
@@ -82,7 +73,7 @@ async def test_a_batch_named_in_the_journal_is_unknown_after_a_crash(tmp_path: P
     clock = frozen()
     async with open_core(config, clock=clock) as core:
         await seed_contacts(core, tmp_path)
-        bid = await approved(core)
+        bid = await approved_broadcast(core, "all", "Hi")
         first = await take(core, "A", "sending", 2)
         second = await take(core, "B", "claimed", 2)
         third = await take(core, "C", "claimed", 1)  # reserved, never named: goes back
@@ -110,7 +101,7 @@ async def test_an_entry_is_forgotten_once_the_batch_it_names_is_written(tmp_path
     config = make_config(tmp_path)
     async with open_core(config, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
-        await approved(core)
+        await approved_broadcast(core, "all", "Hi")
         first = await take(core, "A", "sending", 2)
         second = await take(core, "B", "claimed", 2)
         await journal_then_write(core, first, second)
