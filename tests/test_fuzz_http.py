@@ -334,8 +334,8 @@ def requests(draw: st.DrawFn, target: Target, route: tuple[str, str]) -> Req:
 
 
 async def snapshot(target: Target) -> Snapshot:
-    """Every row of every table (audit rows of refusals aside: a refused approval is audited on
-    purpose, the one allowed write), in a stable order."""
+    """Every row of every table (audit rows of refusals aside), in a stable order."""
+    # A refused approval is audited on purpose (who tried what); that row is the one allowed write.
     return await db.snapshot(core_of(target.server).db, internal=True, refusals=False)
 
 

@@ -226,11 +226,7 @@ async def poison_inbound(db: Database, text: str) -> None:
 
 
 async def snapshot(db: Database, *, internal: bool = False, refusals: bool = True) -> Snapshot:
-    """Every row of every table, in a stable order, so a test can assert nothing changed.
-
-    `internal` takes SQLite's own tables too; `refusals=False` leaves out the audit rows of
-    refused actions (the one write a refused request may make).
-    """
+    """Every row of every table (`internal`: SQLite's too; not `refusals`' audit rows), sorted."""
     names_sql = _TABLES_SQL if internal else _TABLES_SQL + " AND name NOT LIKE 'sqlite_%'"
     out: Snapshot = {}
     async with db.read() as tx:

@@ -93,11 +93,10 @@ async def open_rig(
     contacts: Sequence[str] = (CONTACTS_CSV,),
     clock: Clock | None = None,
     rng: random.Random | None = None,
-    dispatch: bool = True,
-    **defaults: Any,
+    message: str = "Exam at 9",
+    recipients: int | None = None,
 ) -> AsyncIterator[Rig[S]]:
-    """A rig on the config's database with `contacts` imported, its dispatcher started unless
-    `dispatch` is false (then the caller starts it, and stops it before the rig closes)."""
+    """A rig on the config's database, `contacts` imported, its dispatcher started."""
     clock = clock or Clock()
     recorder = Recorder(clock)
     notifier = FanOut([recorder])
@@ -106,10 +105,8 @@ async def open_rig(
     ) as core:
         for csv_text in contacts:
             await seed_contacts(core, tmp_path, csv_text)
-        if dispatch:
-            core.dispatcher.start()
+        core.dispatcher.start()
         try:
-            yield Rig(core, side, recorder, clock, **defaults)
+            yield Rig(core, side, recorder, clock, message, recipients)
         finally:
-            if dispatch:
-                await core.dispatcher.stop()
+            await core.dispatcher.stop()
