@@ -11,7 +11,7 @@ from gateway.base import InboundSms
 from storage import journal, lanes
 from storage.delivery_reports import apply_delivery
 from storage.outbox import Claimed, ClaimRequest
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 
 async def approved(core: Core) -> int:
