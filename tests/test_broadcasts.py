@@ -10,6 +10,7 @@ from bot.errors import UserError
 from storage import outbox
 from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.lanes import claim_request
 
 
 async def test_preview_counts_encoding_cost_and_sample(tmp_path: Path) -> None:
@@ -191,17 +192,7 @@ async def test_opt_out_after_approval_is_skipped_at_send_time(tmp_path: Path) ->
         await core.broadcasts.approve(view.id, person=config.people["registrar"])
         await core.book.set_consent("0712345001", opted_out=True, source="sms", actor="t")
         async with core.db.transaction() as tx:
-            batch = await outbox.claim(
-                tx,
-                outbox.ClaimRequest(
-                    now=clock.now().timestamp(),
-                    gateway="simulator",
-                    batch_id="b1",
-                    limit=100,
-                    allow_promo=True,
-                    stamp=clock.now().isoformat(),
-                ),
-            )
+            batch = await outbox.claim(tx, claim_request(core, "b1"))
         assert batch is not None and batch.phones == ("+254712345002",)
         counts = (await core.broadcasts.view(view.id)).counts
         assert counts["skipped"] == 1

@@ -14,6 +14,7 @@ from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
 from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.lanes import claim_request
 from tests.support.rig import approved_broadcast
 
 
@@ -90,17 +91,7 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
         second = await approved_broadcast(core, "all", "Second")
         stamp = clock.now().isoformat()
         async with core.db.transaction() as tx:  # what a kill -9 after journaling leaves
-            claimed = await outbox.claim(
-                tx,
-                outbox.ClaimRequest(
-                    now=clock.now().timestamp(),
-                    gateway="simulator",
-                    batch_id="b2",
-                    limit=100,
-                    allow_promo=True,
-                    stamp=stamp,
-                ),
-            )
+            claimed = await outbox.claim(tx, claim_request(core, "b2"))
             assert claimed is not None and len(claimed.ids) == 5
             plan = {
                 "sent": [[rid, f"SIM-{n}", "Success", 0.8] for n, rid in enumerate(claimed.ids, 1)],

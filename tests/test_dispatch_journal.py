@@ -10,33 +10,16 @@ from storage import journal, lanes, outbox
 from storage.outbox import Claimed
 from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.lanes import accepted_plan, claim_request
 from tests.support.rig import approved_broadcast
 
 
 async def take(core: Core, batch_id: str, state: str, limit: int) -> Claimed:
     """Claim a batch the way a lane does."""
-    now = core.clock.now()
     async with core.db.transaction() as tx:
-        batch = await outbox.claim(
-            tx,
-            outbox.ClaimRequest(
-                now=now.timestamp(),
-                gateway="simulator",
-                batch_id=batch_id,
-                limit=limit,
-                allow_promo=True,
-                stamp=now.isoformat(),
-                state=state,
-            ),
-        )
+        batch = await outbox.claim(tx, claim_request(core, batch_id, state=state, limit=limit))
     assert batch is not None and batch.ids
     return batch
-
-
-def sent(batch: Claimed) -> dict[str, object]:
-    """A plan in which every row of `batch` was accepted."""
-    rows = [[rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8] for rid in batch.ids]
-    return {"sent": rows, "failed": [], "retry": [], "blacklisted": [], "broke": False}
 
 
 async def states(core: Core) -> dict[int, str]:
@@ -51,7 +34,7 @@ async def journal_rows(core: Core) -> list[tuple[str, str | None, bool]]:
 async def journal_then_write(core: Core, batch: Claimed, following: Claimed | None) -> None:
     """Journal `batch`'s answer naming `following`, then write it as the applier does."""
     stamp = core.clock.now().isoformat()
-    plan = sent(batch)
+    plan = accepted_plan(batch)
     next_id = following.batch_id if following else None
 
     async with core.db.transaction() as tx:
