@@ -97,7 +97,7 @@ async def ours(n: int, url: str) -> dict[str, Any]:
     return {
         "recipients": n,
         "seconds": elapsed,
-        "sent": counts["sent"],
+        "sent": counts.sent,
         "peak_rss_mb": peak_rss_mb(),
     }
 

@@ -17,6 +17,7 @@ from storage import audit, outbox
 from storage import contacts as cstore
 from storage.audience import add_bare_contacts, contact_ids_for
 from storage.db import Database
+from storage.states import OutboxState
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ class Messaging:
         self.wake()
         return row_id
 
-    async def retry(self, row_id: int, *, person: Person) -> None:
-        """Queue a failed or unknown single message again, on purpose."""
+    async def retry(self, row_id: int, *, person: Person) -> OutboxState:
+        """Queue a failed or unknown single message again, on purpose; return its new state."""
         now = self.clock.now()
         async with self.db.transaction() as tx:
             if not await outbox.requeue_row(tx, row_id, stamp=now.isoformat()):
@@ -88,6 +89,7 @@ class Messaging:
                 tx, at=now, actor=person.id, action="sms.retry", subject=f"m{row_id}"
             )
         self.wake()
+        return OutboxState.QUEUED
 
     async def statuses(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """Current state of messages by id."""

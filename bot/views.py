@@ -9,8 +9,23 @@ from typing import Any
 from bot.config.types import Config
 from storage import broadcasts as store
 from storage import outbox
+from storage.broadcasts import Preview
+from storage.outbox import BroadcastCounts
+from storage.states import OPEN_STATES, BroadcastKind, BroadcastState
 
 logger = logging.getLogger(__name__)
+
+# The types a view carries, for front ends (which import bot, not storage).
+__all__ = [
+    "OPEN_STATES",
+    "BroadcastCounts",
+    "BroadcastKind",
+    "BroadcastState",
+    "BroadcastView",
+    "InboxView",
+    "Preview",
+    "load_view",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,16 +33,16 @@ class BroadcastView:
     """Everything a front end shows about one broadcast."""
 
     id: int
-    state: str
-    kind: str
+    state: BroadcastState
+    kind: BroadcastKind
     audience: str
     message: str
     requested_by: str
     requester_name: str
     approvals_needed: int
     recipients: int
-    preview: dict[str, Any]
-    counts: dict[str, Any]
+    preview: Preview
+    counts: BroadcastCounts
     decisions: list[dict[str, str]]
     send_at: str | None
     expires_at: str | None
@@ -47,8 +62,8 @@ class BroadcastView:
             "requested_by": self.requested_by,
             "approvals_needed": self.approvals_needed,
             "recipients": self.recipients,
-            "preview": self.preview,
-            "counts": self.counts,
+            "preview": self.preview.as_json(),
+            "counts": self.counts.as_json(),
             "decisions": self.decisions,
             "send_at": self.send_at,
             "expires_at": self.expires_at,
@@ -89,9 +104,7 @@ async def load_view(tx: Any, broadcast_id: int, config: Config) -> BroadcastView
         requested_by=b.requested_by,
         requester_name=person.name if person else b.requested_by,
         approvals_needed=b.approvals_needed,
-        recipients=b.recipients
-        if b.state not in ("draft", "awaiting_approval")
-        else int(b.preview.get("recipients", 0)),
+        recipients=b.recipients if b.state not in OPEN_STATES else b.preview.recipients,
         preview=b.preview,
         counts=counts,
         decisions=await store.decisions(tx, b.id),

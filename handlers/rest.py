@@ -8,9 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.broadcasts.service import Decision, Outcome
 from bot.errors import UserError
 from bot.server import CORE
 from bot.validate import check_text
+from bot.views import BroadcastKind
 from handlers.http import bearer_person, field, json_error, read_json
 from handlers.openapi import openapi_document
 from storage import SQLITE_INT_LIMIT
@@ -66,7 +68,7 @@ async def create_broadcast(request: web.Request) -> web.Response:
         audience=_text(body, "audience"),
         message=field(body, "message", str),  # the core checks the text itself
         requester=person,
-        kind=_text(body, "kind", required=False) or "alert",
+        kind=_text(body, "kind", required=False) or BroadcastKind.ALERT,
         send_at=parse_send_at(send_at, core.config.timezone) if send_at else None,
         sender_id=_text(body, "sender_id", required=False),
     )
@@ -94,8 +96,8 @@ async def cancel_broadcast(request: web.Request) -> web.Response:
     return _decision(decision)
 
 
-def _decision(decision: Any) -> web.Response:
-    if decision.outcome == "refused":
+def _decision(decision: Decision) -> web.Response:
+    if decision.outcome is Outcome.REFUSED:
         status = 403 if decision.forbidden else 409
         return json_error(
             status, "forbidden" if decision.forbidden else "conflict", decision.message
@@ -112,8 +114,8 @@ async def retry_sms(request: web.Request) -> web.Response:
     row_id = field(body, "id", int)
     if abs(row_id) >= SQLITE_INT_LIMIT:  # SQLite's integers are 64-bit
         raise UserError("id: out of range")
-    await request.app[CORE].messaging.retry(row_id, person=person)
-    return web.json_response({"id": row_id, "state": "queued"}, status=202)
+    state = await request.app[CORE].messaging.retry(row_id, person=person)
+    return web.json_response({"id": row_id, "state": state}, status=202)
 
 
 async def delivery_status(request: web.Request) -> web.Response:

@@ -4,12 +4,53 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from storage.db import Tx
+from storage.states import LIVE_STATES, OPEN_STATES, BroadcastKind, BroadcastState
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a broadcast reaches and costs, computed when it is composed and stored with it."""
+
+    audience: str
+    description: str
+    groups: tuple[str, ...]
+    numbers: int
+    matched: int
+    opted_out: int
+    recipients: int  # matched minus opted out
+    personalised: bool
+    footer: str
+    encoding: str  # GSM-7 | UCS-2, of the sample
+    segments_per_message: int
+    max_segments: int
+    total_segments: int
+    ucs2_chars: tuple[str, ...]  # the characters that force UCS-2
+    ucs2_messages: int
+    cost: float
+    currency: str
+    price_per_segment: float
+    sample: str
+    characters: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The stored JSON object, with the keys in the order they have always had."""
+        data = asdict(self)
+        data["groups"] = list(self.groups)
+        data["ucs2_chars"] = list(self.ucs2_chars)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Preview:
+        """Read the stored JSON object back."""
+        return cls(
+            **{**data, "groups": tuple(data["groups"]), "ucs2_chars": tuple(data["ucs2_chars"])}
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +58,8 @@ class BroadcastRow:
     """A stored broadcast."""
 
     id: int
-    state: str
-    kind: str
+    state: BroadcastState
+    kind: BroadcastKind
     audience: str
     message: str
     body: str | None
@@ -28,7 +69,7 @@ class BroadcastRow:
     expires_at: str | None
     approvals_needed: int
     recipients: int
-    preview: dict[str, Any]
+    preview: Preview
     paused_reason: str | None
     chat_refs: dict[str, Any]
     created_at: str
@@ -37,7 +78,9 @@ class BroadcastRow:
 
 def _row(r: Any) -> BroadcastRow:
     data = dict(r)
-    data["preview"] = json.loads(data["preview"])
+    data["state"] = BroadcastState(data["state"])
+    data["kind"] = BroadcastKind(data["kind"])
+    data["preview"] = Preview.from_json(json.loads(data["preview"]))
     data["chat_refs"] = json.loads(data["chat_refs"])
     return BroadcastRow(**data)
 
@@ -45,8 +88,8 @@ def _row(r: Any) -> BroadcastRow:
 async def insert(
     tx: Tx,
     *,
-    state: str,
-    kind: str,
+    state: BroadcastState,
+    kind: BroadcastKind,
     audience: str,
     message: str,
     sender_id: str | None,
@@ -54,7 +97,7 @@ async def insert(
     send_at: str | None,
     expires_at: str | None,
     approvals_needed: int,
-    preview: dict[str, Any],
+    preview: Preview,
     stamp: str,
 ) -> int:
     """Store a new broadcast and return its id."""
@@ -63,7 +106,7 @@ async def insert(
         "expires_at, approvals_needed, preview, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (state, kind, audience, message, sender_id, requested_by, send_at, expires_at)
-        + (approvals_needed, json.dumps(preview), stamp, stamp),
+        + (approvals_needed, json.dumps(preview.as_json()), stamp, stamp),
     )
 
 
@@ -73,7 +116,9 @@ async def get(tx: Tx, broadcast_id: int) -> BroadcastRow | None:
     return None if r is None else _row(r)
 
 
-async def recent(tx: Tx, *, limit: int = 20, states: tuple[str, ...] = ()) -> list[BroadcastRow]:
+async def recent(
+    tx: Tx, *, limit: int = 20, states: tuple[BroadcastState, ...] = ()
+) -> list[BroadcastRow]:
     """The newest broadcasts, optionally in some states."""
     if states:
         marks = ",".join("?" * len(states))
@@ -87,7 +132,12 @@ async def recent(tx: Tx, *, limit: int = 20, states: tuple[str, ...] = ()) -> li
 
 
 async def set_state(
-    tx: Tx, broadcast_id: int, state: str, *, stamp: str, expect: tuple[str, ...] = ()
+    tx: Tx,
+    broadcast_id: int,
+    state: BroadcastState,
+    *,
+    stamp: str,
+    expect: tuple[BroadcastState, ...] = (),
 ) -> bool:
     """Move a broadcast to `state`, only from one of `expect` when given; True if it moved."""
     if expect:
@@ -113,7 +163,8 @@ async def set_fields(tx: Tx, broadcast_id: int, *, stamp: str, **fields: Any) ->
         if key not in allowed:
             raise ValueError(f"cannot set broadcast column {key}")
         cols.append(f"{key} = ?")
-        params.append(json.dumps(value) if key in ("preview", "chat_refs") else value)
+        stored = value.as_json() if isinstance(value, Preview) else value
+        params.append(json.dumps(stored) if key in ("preview", "chat_refs") else stored)
     await tx.execute(
         f"UPDATE broadcasts SET {', '.join(cols)}, updated_at = ? WHERE id = ?",
         [*params, stamp, broadcast_id],
@@ -143,19 +194,19 @@ async def decisions(tx: Tx, broadcast_id: int) -> list[dict[str, str]]:
 async def expire_due(tx: Tx, *, now_iso: str) -> list[int]:
     """Expire unanswered broadcasts whose approval time ran out; return their ids."""
     rows = await tx.fetchall(
-        "SELECT id FROM broadcasts WHERE state IN ('draft', 'awaiting_approval') "
+        "SELECT id FROM broadcasts WHERE state IN (?, ?) "
         "AND expires_at IS NOT NULL AND expires_at <= ?",
-        (now_iso,),
+        (*OPEN_STATES, now_iso),
     )
     ids = [r["id"] for r in rows]
     for bid in ids:
-        await set_state(tx, bid, "expired", stamp=now_iso)
+        await set_state(tx, bid, BroadcastState.EXPIRED, stamp=now_iso)
     return ids
 
 
 async def sending_ids(tx: Tx) -> list[int]:
     """Broadcasts approved or sending, whose completion the worker watches."""
     rows = await tx.fetchall(
-        "SELECT id FROM broadcasts WHERE state IN ('approved', 'sending') ORDER BY id"
+        "SELECT id FROM broadcasts WHERE state IN (?, ?) ORDER BY id", LIVE_STATES
     )
     return [r["id"] for r in rows]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from storage.db import Conn, Tx
+from storage.outbox_settle import SettlePlan
 
 logger = logging.getLogger(__name__)
 
 # An entry whose outcome is written to its rows keeps only its other duty: naming the batch
 # that left after it, whose rows stay `claimed` until their own outcome is written.
-APPLIED = json.dumps({"sent": [], "failed": [], "retry": [], "blacklisted": [], "broke": False})
+APPLIED = json.dumps(SettlePlan().as_json())
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class JournalEntry:
     batch_id: str
     gateway: str
     broadcast_id: int | None
-    outcome: dict[str, Any]
+    outcome: SettlePlan
     next_batch_id: str | None
 
 
@@ -34,7 +34,7 @@ async def add(
     batch_id: str,
     gateway: str,
     broadcast_id: int | None,
-    outcome: dict[str, Any],
+    outcome: SettlePlan,
     next_batch_id: str | None,
     stamp: str,
 ) -> None:
@@ -56,7 +56,7 @@ def add_in(
     batch_id: str,
     gateway: str,
     broadcast_id: int | None,
-    outcome: dict[str, Any],
+    outcome: SettlePlan,
     next_batch_id: str | None,
     stamp: str,
 ) -> None:
@@ -64,7 +64,7 @@ def add_in(
     conn.execute(
         "INSERT INTO send_journal (batch_id, gateway, broadcast_id, outcome, next_batch_id, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (batch_id, gateway, broadcast_id, json.dumps(outcome), next_batch_id, stamp),
+        (batch_id, gateway, broadcast_id, json.dumps(outcome.as_json()), next_batch_id, stamp),
     )
 
 
@@ -77,7 +77,7 @@ async def pending(tx: Tx) -> list[JournalEntry]:
             r["batch_id"],
             r["gateway"],
             r["broadcast_id"],
-            json.loads(r["outcome"]),
+            SettlePlan.from_json(json.loads(r["outcome"])),
             r["next_batch_id"],
         )
         for r in rows

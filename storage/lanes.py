@@ -22,7 +22,7 @@ from storage.outbox_claim import (
     sendable_in,
     urgent_ready_in,
 )
-from storage.outbox_settle import settle_in
+from storage.outbox_settle import SettlePlan, settle_in
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Answer:
     batch_id: str
     gateway: str
     broadcast_id: int | None
-    outcome: dict[str, Any]  # sent/failed/retry lists, as journal.add stores them
+    outcome: SettlePlan
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,16 @@ from storage.outbox_claim import (
     sendable_in,
     urgent_ready_in,
 )
-from storage.outbox_query import broadcast_counts, has_pending, last_broadcast_for, statuses
+from storage.outbox_query import (
+    BroadcastCounts,
+    broadcast_counts,
+    has_pending,
+    last_broadcast_for,
+    statuses,
+)
 from storage.outbox_settle import (
     FINAL_DELIVERY,
+    SettlePlan,
     cancel_queued,
     mark_failed,
     mark_retry,
@@ -47,8 +54,10 @@ __all__ = [
     "FINAL_DELIVERY",
     "PRIORITY_BULK",
     "PRIORITY_URGENT",
+    "BroadcastCounts",
     "ClaimRequest",
     "Claimed",
+    "SettlePlan",
     "broadcast_counts",
     "cancel_queued",
     "claim",

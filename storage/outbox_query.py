@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Conn, Tx
+from storage.states import OutboxState
 
 logger = logging.getLogger(__name__)
 
@@ -24,33 +26,65 @@ async def statuses(tx: Tx, ids: Sequence[int]) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def broadcast_counts(tx: Tx, broadcast_id: int) -> dict[str, Any]:
+@dataclass(slots=True)
+class BroadcastCounts:
+    """A broadcast's rows per state, those delivered or failed by report, and the cost so far.
+
+    `sent` counts every row that left; `delivered` and `failed` add what delivery reports
+    said of them (a sent row a report failed is in both `sent` and `failed`).
+    """
+
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    cost: float = 0.0
+    claimed: int = 0  # in the JSON only when some rows are claimed
+
+    def as_json(self) -> dict[str, Any]:
+        """The counts object of the REST API and --json output."""
+        data: dict[str, Any] = {
+            "queued": self.queued,
+            "sending": self.sending,
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "skipped": self.skipped,
+            "cancelled": self.cancelled,
+            "cost": self.cost,
+        }
+        if self.claimed:
+            data["claimed"] = self.claimed
+        return data
+
+
+_FAILED_DELIVERY = ("failed", "rejected", "expired")
+
+
+async def broadcast_counts(tx: Tx, broadcast_id: int) -> BroadcastCounts:
     """Counts per state and delivery state, and the cost reported so far."""
     rows = await tx.fetchall(
         "SELECT state, delivery_status, COUNT(*) AS n, COALESCE(SUM(cost), 0) AS cost "
         "FROM outbox WHERE broadcast_id = ? GROUP BY state, delivery_status",
         (broadcast_id,),
     )
-    counts: dict[str, Any] = {
-        "queued": 0,
-        "sending": 0,
-        "sent": 0,
-        "delivered": 0,
-        "failed": 0,
-        "unknown": 0,
-        "skipped": 0,
-        "cancelled": 0,
-        "cost": 0.0,
-    }
+    counts = BroadcastCounts()
+    cost = 0.0
     for r in rows:
-        state, delivery, n = r["state"], r["delivery_status"], r["n"]
-        counts[state] = counts.get(state, 0) + n
+        field = OutboxState(r["state"]).value  # each row state has its field
+        delivery, n = r["delivery_status"], r["n"]
+        setattr(counts, field, getattr(counts, field) + n)
         if delivery == "delivered":
-            counts["delivered"] += n
-        elif delivery in ("failed", "rejected", "expired"):
-            counts["failed"] += n
-        counts["cost"] += r["cost"]
-    counts["cost"] = round(counts["cost"], 4)
+            counts.delivered += n
+        elif delivery in _FAILED_DELIVERY:
+            counts.failed += n
+        cost += r["cost"]
+    counts.cost = round(cost, 4)
     return counts
 
 
@@ -76,7 +110,7 @@ def last_broadcast_in(conn: Conn, contact_id: int) -> int | None:
     """The last broadcast that was sent to this contact, in the database thread."""
     row = conn.execute(
         "SELECT broadcast_id FROM outbox WHERE contact_id = ? AND broadcast_id IS NOT NULL "
-        "AND state IN ('sent', 'unknown') ORDER BY id DESC LIMIT 1",
-        (contact_id,),
+        "AND state IN (?, ?) ORDER BY id DESC LIMIT 1",
+        (contact_id, OutboxState.SENT, OutboxState.UNKNOWN),
     ).fetchone()
     return None if row is None else int(row[0])

@@ -3,19 +3,59 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Conn, Tx
+from storage.states import OutboxState
 
 logger = logging.getLogger(__name__)
 
 FINAL_DELIVERY = ("delivered", "failed", "rejected", "expired")
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+# WHERE clauses name row states as literals: SQLite uses a partial index (outbox_queued,
+# outbox_claimed, outbox_inflight) only when the statement's WHERE names its literal state.
+
+Sent = tuple[int, str | None, str, float | None]  # (row id, provider id, provider status, cost)
+Failed = tuple[int, str]  # (row id, reason)
+Retry = tuple[int, float, str]  # (row id, next attempt at, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class SettlePlan:
+    """What becomes of each row of a sent batch, decided from the provider's answer."""
+
+    sent: list[Sent] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
+    retry: list[Retry] = field(default_factory=list)
+    blacklisted: list[str] = field(default_factory=list)  # numbers the carrier blocks us at
+    broke: bool = False  # the account ran out of credit
+
+    def as_json(self) -> dict[str, Any]:
+        """The plan as the send journal stores it."""
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "retry": self.retry,
+            "blacklisted": self.blacklisted,
+            "broke": self.broke,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SettlePlan:
+        """A plan read back from the send journal (whose lists hold lists, not tuples)."""
+        return cls(
+            sent=[(r[0], r[1], r[2], r[3]) for r in data["sent"]],
+            failed=[(r[0], r[1]) for r in data["failed"]],
+            retry=[(r[0], r[1], r[2]) for r in data["retry"]],
+            blacklisted=list(data["blacklisted"]),
+            broke=bool(data["broke"]),
+        )
 
 
 async def set_rows_state(
-    tx: Tx, ids: Sequence[int], state: str, stamp: str, *, error: str | None = None
+    tx: Tx, ids: Sequence[int], state: OutboxState, stamp: str, *, error: str | None = None
 ) -> None:
     """Move rows to `state`, with an error text or None."""
     await tx.run(set_rows_state_in, ids, state, stamp, error=error)
@@ -96,8 +136,8 @@ async def mark_failed(tx: Tx, rows: Iterable[tuple[int, str]], *, stamp: str) ->
 def mark_failed_in(conn: Conn, rows: Iterable[tuple[int, str]], *, stamp: str) -> None:
     """Rows that failed for good: (id, reason), in the database thread."""
     conn.executemany(
-        "UPDATE outbox SET state = 'failed', error = ?, updated_at = ? WHERE id = ?",
-        [(reason, stamp, rid) for rid, reason in rows],
+        "UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+        [(OutboxState.FAILED, reason, stamp, rid) for rid, reason in rows],
     )
 
 
@@ -137,7 +177,7 @@ def settle_in(
 async def mark_unknown(tx: Tx, ids: Sequence[int], reason: str, *, stamp: str) -> None:
     """Rows whose request may have reached the provider: never re-sent automatically."""
     if ids:
-        await set_rows_state(tx, ids, "unknown", stamp, error=reason)
+        await set_rows_state(tx, ids, OutboxState.UNKNOWN, stamp, error=reason)
 
 
 async def recover_in_flight(tx: Tx, *, stamp: str) -> list[tuple[str | None, str, int]]:

@@ -24,10 +24,10 @@ async def test_preview_counts_encoding_cost_and_sample(tmp_path: Path) -> None:
             requester=config.people["registrar"],
         )
     p = view.preview
-    assert (p["matched"], p["opted_out"], p["recipients"]) == (2, 1, 1)
-    assert p["encoding"] == "GSM-7" and p["segments_per_message"] == 1
-    assert p["sample"] == "Exam tomorrow at 9, Achieng"
-    assert p["cost"] == 0.8 and p["currency"] == "KES"
+    assert (p.matched, p.opted_out, p.recipients) == (2, 1, 1)
+    assert p.encoding == "GSM-7" and p.segments_per_message == 1
+    assert p.sample == "Exam tomorrow at 9, Achieng"
+    assert p.cost == 0.8 and p.currency == "KES"
     assert view.state == "draft"  # below the approval threshold of 3
 
 
@@ -40,8 +40,8 @@ async def test_curly_quote_is_named_and_costs_more(tmp_path: Path) -> None:
             audience="all", message=text, requester=config.people["registrar"]
         )
     p = view.preview
-    assert p["encoding"] == "UCS-2" and p["ucs2_chars"] == ["’"]
-    assert p["segments_per_message"] == 2 and p["total_segments"] == 10
+    assert p.encoding == "UCS-2" and p.ucs2_chars == ("’",)
+    assert p.segments_per_message == 2 and p.total_segments == 10
     assert view.state == "awaiting_approval"
 
 
@@ -55,8 +55,8 @@ async def test_promo_footer_is_added_and_counted(tmp_path: Path) -> None:
             requester=config.people["registrar"],
             kind="promo",
         )
-    assert view.preview["sample"].endswith("\nSTOP to opt out")
-    assert view.preview["segments_per_message"] == 2
+    assert view.preview.sample.endswith("\nSTOP to opt out")
+    assert view.preview.segments_per_message == 2
 
 
 @pytest.mark.parametrize(
@@ -100,10 +100,10 @@ async def test_audience_union_exclusion_and_numbers(tmp_path: Path) -> None:
             audience="club:drama 0799 000 111, +254 712 345 001", message="hi", requester=reg
         )
         everyone = await core.broadcasts.compose(audience="all", message="hi", requester=reg)
-    assert union.preview["recipients"] == 4
-    assert minus.preview["recipients"] == 2
-    assert nums.preview["recipients"] == 3  # Esther + a new number + Achieng
-    assert everyone.preview["recipients"] == 6  # five seeded + the literal new number
+    assert union.preview.recipients == 4
+    assert minus.preview.recipients == 2
+    assert nums.preview.recipients == 3  # Esther + a new number + Achieng
+    assert everyone.preview.recipients == 6  # five seeded + the literal new number
 
 
 async def test_self_approval_refused_and_approver_freezes_list(tmp_path: Path) -> None:
@@ -195,7 +195,7 @@ async def test_opt_out_after_approval_is_skipped_at_send_time(tmp_path: Path) ->
             batch = await outbox.claim(tx, claim_request(core, "b1"))
         assert batch is not None and batch.phones == ("+254712345002",)
         counts = (await core.broadcasts.view(view.id)).counts
-        assert counts["skipped"] == 1
+        assert counts.skipped == 1
 
 
 async def test_promo_waits_for_quiet_hours_to_end(tmp_path: Path) -> None:

@@ -234,7 +234,7 @@ async def test_resend_re_queues_unknown_rows_on_purpose(tmp_path: Path) -> None:
 
             async def unknown() -> bool:
                 view = await run.core.broadcasts.view(1)
-                return bool(view.counts["unknown"] == 2 and view.state == "done")
+                return bool(view.counts.unknown == 2 and view.state == "done")
 
             await wait_until(unknown, what="two unknown rows")
             assert len(fake.requests) == 1
@@ -246,6 +246,6 @@ async def test_resend_re_queues_unknown_rows_on_purpose(tmp_path: Path) -> None:
             assert again["text"] == "broadcast 1: 2 unknown message(s) queued again, on purpose"
             await wait_broadcast_settled(run.core, 1)
             view = await run.core.broadcasts.view(1)
-            assert view.counts["sent"] == 2 and len(fake.requests) == 2
+            assert view.counts.sent == 2 and len(fake.requests) == 2
             nothing = await run("registrar", "resend 1")
             assert nothing["text"] == "broadcast 1 has no unknown messages; nothing was resent"

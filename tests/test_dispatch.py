@@ -67,12 +67,12 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[A
 async def test_batches_identical_text_once_per_recipient(rig: AtRig) -> None:
     bid = await rig.broadcast()
     view = await rig.wait_state(bid, "done")
-    assert view.counts["sent"] == 250 and view.counts["queued"] == 0
+    assert view.counts.sent == 250 and view.counts.queued == 0
     assert [len(r.recipients) for r in rig.side.requests] == [100, 100, 50]
     assert max(sent_numbers(rig).values()) == 1 and len(sent_numbers(rig)) == 250
     req = rig.side.requests[0]
     assert req.header("apiKey") == AT_KEY and req.form["bulkSMSMode"] == "1"
-    assert view.counts["cost"] == pytest.approx(250 * 0.8)
+    assert view.counts.cost == pytest.approx(250 * 0.8)
 
 
 async def test_personalised_texts_go_one_per_request(rig: AtRig) -> None:
@@ -99,7 +99,7 @@ async def test_http_500_retries_with_backoff(rig: AtRig) -> None:
     rig.side.faults.fail_http(500, count=2)
     bid = await rig.broadcast("club:ict")
     view = await rig.wait_state(bid, "done")
-    assert view.counts["sent"] == 250
+    assert view.counts.sent == 250
     assert max(sent_numbers(rig).values()) == 1
     statuses = [r.response_status for r in rig.side.requests]
     assert statuses[:2] == [500, 500]
@@ -122,7 +122,7 @@ async def test_permanent_statuses_fail_at_once(rig: AtRig, code: int, state: str
     rig.side.faults.set_number_status("+254712000701", code)
     bid = await rig.broadcast("0712000701, 0712000702")
     view = await rig.wait_state(bid, "done")
-    assert view.counts["failed"] == 1 and view.counts["sent"] == 1
+    assert view.counts.failed == 1 and view.counts.sent == 1
     assert len(rig.side.requests) == 1  # no retry
     contact = await rig.core.book.contact("0712000701")
     assert contact is not None
@@ -139,13 +139,13 @@ async def test_insufficient_balance_pauses_and_alerts(rig: AtRig) -> None:
     assert "insufficient balance" in (view.paused_reason or "")
     assert any("insufficient balance" in a for a in rig.recorder.alerts)
     await asyncio.sleep(0.3)
-    assert view.counts["failed"] == 0
+    assert view.counts.failed == 0
     rig.side.faults.clear()
     await rig.core.broadcasts.set_paused(bid, paused=False, actor="dean")
     await update_outbox(rig.core.db, {"next_attempt_at": 0}, state="queued")  # skip the 60 s hold
     rig.core.dispatcher.wake()
     view = await rig.wait_state(bid, "done")
-    assert view.counts["sent"] == 250 and max(sent_numbers(rig).values()) == 1
+    assert view.counts.sent == 250 and max(sent_numbers(rig).values()) == 1
 
 
 @pytest.mark.parametrize("rig", [{"timeout": 1}], indirect=True)
@@ -153,21 +153,21 @@ async def test_timeout_marks_batch_unknown_and_never_resends(rig: AtRig) -> None
     rig.side.faults.delay(2.0, count=1)
     bid = await rig.broadcast()
     view = await rig.wait_state(bid, "done")
-    assert view.counts["unknown"] == 100 and view.counts["sent"] == 150
+    assert view.counts.unknown == 100 and view.counts.sent == 150
     assert len(rig.side.requests) == 3
     resent = await rig.core.broadcasts.resend_unknown(
         bid, person=rig.core.config.people["registrar"]
     )
     assert resent == 100
     view = await rig.wait_state(bid, "done")
-    assert view.counts["unknown"] == 0 and view.counts["sent"] == 250
+    assert view.counts.unknown == 0 and view.counts.sent == 250
 
 
 async def test_malformed_json_is_unknown(rig: AtRig) -> None:
     rig.side.faults.malformed_json(count=1)
     bid = await rig.broadcast("0712000801")
     view = await rig.wait_state(bid, "done")
-    assert view.counts["unknown"] == 1 and len(rig.side.requests) == 1
+    assert view.counts.unknown == 1 and len(rig.side.requests) == 1
 
 
 @pytest.mark.parametrize("rig", [{"fallback": True}], indirect=True)
@@ -175,7 +175,7 @@ async def test_fallback_takes_over_when_primary_is_down(rig: AtRig) -> None:
     rig.side.faults.fail_http(503, count=None)
     bid = await rig.broadcast()
     view = await rig.wait_state(bid, "done")
-    assert view.counts["sent"] == 250
+    assert view.counts.sent == 250
     sim = rig.core.dispatcher.gateways["simulator"]
     assert isinstance(sim, SimulatorGateway)
     assert len(sim.sent) == 250 and len(rig.side.accepted) == 0
@@ -187,7 +187,7 @@ async def test_crash_recovery_marks_in_flight_unknown(rig: AtRig) -> None:
     await update_outbox(rig.core.db, {"state": "sending", "batch_id": "x"})  # what a kill -9 leaves
     assert await rig.core.dispatcher.recover() == 1
     view = await rig.core.broadcasts.view(bid)
-    assert view.counts["unknown"] == 1
+    assert view.counts.unknown == 1
     assert any("in flight" in a for a in rig.recorder.alerts)
 
 
@@ -200,5 +200,5 @@ async def test_cancel_mid_send_stops_remaining(rig: AtRig) -> None:
     await asyncio.sleep(0.5)
     view = await rig.core.broadcasts.view(bid)
     assert view.state == "cancelled"
-    assert view.counts["cancelled"] >= 100
-    assert len(rig.side.accepted) == view.counts["sent"]
+    assert view.counts.cancelled >= 100
+    assert len(rig.side.accepted) == view.counts.sent

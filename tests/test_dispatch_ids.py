@@ -12,6 +12,7 @@ from bot.core import Core
 from gateway.base import OutgoingMessage
 from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
+from storage.outbox import SettlePlan
 from tests.support import db
 from tests.support.base import frozen, make_config, open_core, seed_contacts
 from tests.support.lanes import claim_request
@@ -69,7 +70,7 @@ async def test_colliding_provider_id_is_sent_unlinked_and_never_resent(
         view = await core.broadcasts.view(bid)
         found = await rows(core)
     assert len(sim.sent) == 5  # each recipient exactly once
-    assert view.state == "done" and view.counts["sent"] == 5
+    assert view.state == "done" and view.counts.sent == 5
     assert {r["state"] for r in found} == {"sent"}
     linked = [r for r in found if r["provider_id"] == "SIM-SAME"]
     unlinked = [r for r in found if r["provider_id"] is None]
@@ -93,13 +94,9 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
         async with core.db.transaction() as tx:  # what a kill -9 after journaling leaves
             claimed = await outbox.claim(tx, claim_request(core, "b2"))
             assert claimed is not None and len(claimed.ids) == 5
-            plan = {
-                "sent": [[rid, f"SIM-{n}", "Success", 0.8] for n, rid in enumerate(claimed.ids, 1)],
-                "failed": [],
-                "retry": [],
-                "blacklisted": [],
-                "broke": False,
-            }
+            plan = SettlePlan(
+                sent=[(rid, f"SIM-{n}", "Success", 0.8) for n, rid in enumerate(claimed.ids, 1)]
+            )
             await journal.add(
                 tx,
                 batch_id="b2",
@@ -114,6 +111,6 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
         view = await core.broadcasts.view(second)
         found = [r for r in await rows(core) if r["broadcast_id"] == second]
         assert await db.count_rows(core.db, "send_journal") == 0
-    assert view.counts["sent"] == 5 and view.counts["unknown"] == 0
+    assert view.counts.sent == 5 and view.counts.unknown == 0
     assert all(r["state"] == "sent" and r["provider_id"] is None for r in found)
     assert len(sim.sent) == 5  # the second broadcast was never sent again

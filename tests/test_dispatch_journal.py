@@ -47,7 +47,7 @@ async def journal_then_write(core: Core, batch: Claimed, following: Claimed | No
             next_batch_id=next_id,
             stamp=stamp,
         )
-    outcome = lanes.Outcome("simulator", batch.batch_id, plan["sent"], [], [])  # type: ignore[arg-type]
+    outcome = lanes.Outcome("simulator", batch.batch_id, plan.sent, [], [])
     await lanes.write_outcomes(core.db, [outcome], stamp=stamp)
 
 

@@ -60,7 +60,7 @@ async def test_progress_is_reported_at_most_every_few_seconds(tmp_path: Path) ->
         finally:
             await core.dispatcher.stop()
     elapsed = clock.monotonic() - start
-    assert view.counts["sent"] == 250 and elapsed >= 25  # 25 requests of a fake second each
+    assert view.counts.sent == 250 and elapsed >= 25  # 25 requests of a fake second each
     edits = len(watcher.progress_at)
     assert 2 <= edits <= elapsed / PROGRESS_SECONDS + 2, watcher.progress_at
 

@@ -134,6 +134,6 @@ async def test_dispatch_paces_a_broadcast_to_the_configured_rate(tmp_path: Path)
         assert await core.dispatcher.run_once("simulator", sim)
         view = await core.broadcasts.view(view.id)
     # batches are cut to the burst (10), so each waits at most a second while `sending`
-    assert view.counts["sent"] == 250 and [n for _, n in sim.times] == [10] * 25
+    assert view.counts.sent == 250 and [n for _, n in sim.times] == [10] * 25
     assert [ts for ts, _ in sim.times] == pytest.approx([float(n) for n in range(25)])
     assert_paced(sim.times, rate=10, burst=10)

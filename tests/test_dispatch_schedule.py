@@ -52,7 +52,7 @@ async def test_greeting_is_for_the_send_time_not_the_approval_time(tmp_path: Pat
         assert await texts(core, static) == ["Good morning, the exam is at 9"] * 2
         assert await texts(core, personal) == ["Good morning Achieng", "Good morning Brian"]
         assert await texts(core, now) == ["Good evening, the exam is at 9"] * 2
-    assert view.preview["sample"] == "Good morning, the exam is at 9"  # the preview agrees
+    assert view.preview.sample == "Good morning, the exam is at 9"  # the preview agrees
 
 
 async def test_a_send_time_already_past_greets_for_now(tmp_path: Path) -> None:
@@ -124,4 +124,4 @@ async def test_scheduled_rows_wait_for_their_send_time(tmp_path: Path) -> None:
         clock.advance(1)
         assert await run(core, sim)
         view = await core.broadcasts.view(bid)
-    assert len(sim.sent) == 2 and view.state == "done" and view.counts["sent"] == 2
+    assert len(sim.sent) == 2 and view.state == "done" and view.counts.sent == 2

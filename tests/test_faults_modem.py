@@ -164,7 +164,7 @@ async def test_port_vanishes_mid_send_and_comes_back(rig: ModemRig) -> None:
     [lost] = [r for r in rows.values() if r["state"] == "unknown"]
     assert "may have gone" in lost["error"]
     assert a.submitted[10].decoded.number == lost["phone"]  # the 11th PDU: taken, then gone
-    assert view.counts["sent"] == N - 1
+    assert view.counts.sent == N - 1
     assert [r.answer for r in b.refusals] == ["vanished before the prompt"]
     assert [d.connects for d in rig.side.pool.drivers.values()] == [2, 2]
     assert len(a.submitted) > 11 and len(b.submitted) > 15  # both came back and went on
@@ -207,7 +207,7 @@ async def test_sim_busy_is_waited_out(rig: ModemRig) -> None:
     bid = await rig.broadcast()
     view = await rig.wait_done(bid)
     rows = await audit(rig, bid)
-    assert view.counts["sent"] == N and all(r["attempts"] == 1 for r in rows.values())
+    assert view.counts.sent == N and all(r["attempts"] == 1 for r in rows.values())
     tries = pdus_read(rig)
     assert all(len(tries[n]) == 3 for n in NUMBERS[3:9])
     assert len({t.modem for t in tries[NUMBERS[50]]}) == 2  # handed to the other modem

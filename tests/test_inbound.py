@@ -431,7 +431,7 @@ async def test_stop_during_a_broadcast_skips_the_rest_of_it(tmp_path: Path) -> N
         assert {r["phone"] for r in skipped} == stopped
         assert {r["error"] for r in skipped} == {"opted out before sending"}
         counts = (await core.broadcasts.view(view.id)).counts
-        assert (counts["sent"], counts["skipped"]) == (3, 2)
+        assert (counts.sent, counts.skipped) == (3, 2)
 
 
 async def test_replies_jump_the_bulk_queue(core: Core) -> None:

@@ -168,7 +168,7 @@ async def test_unplug_mid_broadcast_loses_and_repeats_nothing(rig: ModemRig) -> 
     bid = await rig.broadcast(message="Exam moved to 10am")
     view = await rig.wait_done(bid, within=20)
     await task
-    assert view.counts["sent"] == 13 and view.counts["unknown"] == 1
+    assert view.counts.sent == 13 and view.counts.unknown == 1
     assert max(rig.side.sent().values()) == 1  # nobody got it twice
     assert sum(rig.side.sent().values()) == 14  # the unknown one did reach the fake modem
     [unknown] = await outbox_rows(rig.core.db, "phone", "error", state="unknown")
@@ -196,5 +196,5 @@ async def test_fallback_to_the_modem_when_africas_talking_is_down(rig: ModemRig)
     rig.side.at.faults.fail_http(503, count=None)
     bid = await rig.broadcast(message="Library closes at 4pm")
     view = await rig.wait_done(bid)
-    assert view.counts["sent"] == 14 and len(rig.side.at.accepted) == 0
+    assert view.counts.sent == 14 and len(rig.side.at.accepted) == 0
     assert set(rig.side.sent().values()) == {1} and len(rig.side.sent()) == 14

@@ -35,7 +35,7 @@ async def test_a_lanes_transactions_each_take_one_hop(tmp_path: Path) -> None:
         assert core.db.hops == hops + 1
 
         hops = core.db.hops
-        outcome = lanes.Outcome("simulator", first.batch_id, plan["sent"], [], [])  # type: ignore[arg-type]
+        outcome = lanes.Outcome("simulator", first.batch_id, plan.sent, [], [])
         claim = claim_request(core, "C", state="claimed", limit=1)
         clashes, third = await lanes.write_outcomes(core.db, [outcome], stamp=stamp, claim=claim)
         assert clashes == [] and third is not None and len(third.ids) == 1

@@ -132,20 +132,3 @@ class CostTally:
     def cost(self) -> float:
         """Estimated cost at the configured price per segment."""
         return round(self.segments * self.config.price_per_segment, 2)
-
-    def summary(self) -> dict[str, Any]:
-        """The encoding part of a preview."""
-        info = self.sample_info
-        return {
-            "encoding": info.encoding if info else "GSM-7",
-            "segments_per_message": info.segments if info else 0,
-            "max_segments": self.max_segments,
-            "total_segments": self.segments,
-            "ucs2_chars": list(self.ucs2_chars),
-            "ucs2_messages": self.ucs2_messages,
-            "cost": self.cost,
-            "currency": self.config.currency,
-            "price_per_segment": self.config.price_per_segment,
-            "sample": self.sample,
-            "characters": len(self.sample),
-        }

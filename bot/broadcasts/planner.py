@@ -24,7 +24,8 @@ from storage import audience as aud
 from storage import broadcasts as bstore
 from storage import outbox
 from storage.audience import AudienceQuery
-from storage.broadcasts import BroadcastRow
+from storage.broadcasts import BroadcastRow, Preview
+from storage.states import BroadcastKind
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class BroadcastPlanner:
         *,
         groups: list[str],
         send_at: datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> Preview:
         """Who it reaches after opt-outs, encoding, segments, cost and a rendered sample."""
         matched, opted_out = await aud.counts(tx, query)
         recipients = matched - opted_out
@@ -97,18 +98,29 @@ class BroadcastPlanner:
                             template, contact_values(row, greeting_text=hello), fallback=fallback
                         )
                     )
-        return {
-            "audience": parsed.expression,
-            "description": parsed.describe(),
-            "groups": groups,
-            "numbers": len(parsed.numbers),
-            "matched": matched,
-            "opted_out": opted_out,
-            "recipients": recipients,
-            "personalised": not template.is_static,
-            "footer": template.footer,
-            **tally.summary(),
-        }
+        info = tally.sample_info
+        return Preview(
+            audience=parsed.expression,
+            description=parsed.describe(),
+            groups=tuple(groups),
+            numbers=len(parsed.numbers),
+            matched=matched,
+            opted_out=opted_out,
+            recipients=recipients,
+            personalised=not template.is_static,
+            footer=template.footer,
+            encoding=info.encoding if info else "GSM-7",
+            segments_per_message=info.segments if info else 0,
+            max_segments=tally.max_segments,
+            total_segments=tally.segments,
+            ucs2_chars=tally.ucs2_chars,
+            ucs2_messages=tally.ucs2_messages,
+            cost=tally.cost,
+            currency=self.config.dispatch.currency,
+            price_per_segment=self.config.dispatch.price_per_segment,
+            sample=tally.sample,
+            characters=len(tally.sample),
+        )
 
     async def queue(
         self,
@@ -173,7 +185,7 @@ class BroadcastPlanner:
             query,
             template,
             broadcast_id=b.id,
-            promo=b.kind == "promo",
+            promo=b.kind is BroadcastKind.PROMO,
             sender_id=b.sender_id,
             not_before=start.timestamp(),
             stamp=now.isoformat(),

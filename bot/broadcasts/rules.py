@@ -5,23 +5,32 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from bot.broadcasts.schedule import next_allowed
 from bot.config.types import Config, DispatchConfig, Person
 from bot.views import BroadcastView
 from storage.broadcasts import BroadcastRow
+from storage.states import OPEN_STATES, BroadcastKind, BroadcastState
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("alert", "promo")
-OPEN_STATES = ("draft", "awaiting_approval")
+
+class Outcome(StrEnum):
+    """What an approve/reject/cancel click did."""
+
+    APPROVED = "approved"
+    WAITING = "waiting"  # approved, and another approver is needed
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The one outcome of an approve/reject/cancel click, and a line to show the person."""
 
-    outcome: str  # approved | waiting | rejected | cancelled | refused
+    outcome: Outcome
     message: str
     view: BroadcastView
     forbidden: bool = False  # refused because of who clicked, not because of the state
@@ -38,7 +47,7 @@ def approvals_needed(recipients: int, dispatch: DispatchConfig) -> int:
 
 def refusal(b: BroadcastRow, person: Person, now: datetime) -> tuple[str, bool] | None:
     """Why this person may not decide now, and whether it is about the person; None if they may."""
-    if b.state == "expired" or (
+    if b.state is BroadcastState.EXPIRED or (
         b.state in OPEN_STATES and b.expires_at and datetime.fromisoformat(b.expires_at) <= now
     ):
         return f"broadcast {b.id} has expired; compose it again", False
@@ -53,10 +62,12 @@ def refusal(b: BroadcastRow, person: Person, now: datetime) -> tuple[str, bool] 
     return None
 
 
-def send_start(kind: str, send_at: datetime | None, now: datetime, config: Config) -> datetime:
+def send_start(
+    kind: BroadcastKind, send_at: datetime | None, now: datetime, config: Config
+) -> datetime:
     """When a broadcast's rows may first go: its send time or now, past quiet hours for promos."""
     start = send_at if send_at is not None and send_at > now else now
-    if kind == "promo":
+    if kind is BroadcastKind.PROMO:
         d = config.dispatch
         start = next_allowed(start, start=d.quiet_start, end=d.quiet_end, zone=config.timezone)
     return start

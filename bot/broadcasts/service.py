@@ -9,14 +9,7 @@ from typing import Any
 from bot.broadcasts.audience import parse_audience
 from bot.broadcasts.compose import parse_template
 from bot.broadcasts.planner import BroadcastPlanner
-from bot.broadcasts.rules import (
-    KINDS,
-    OPEN_STATES,
-    Decision,
-    approvals_needed,
-    refusal,
-    send_start,
-)
+from bot.broadcasts.rules import Decision, Outcome, approvals_needed, refusal, send_start
 from bot.clock import Clock
 from bot.config.types import Config, Person
 from bot.contacts.phones import PhoneNormaliser
@@ -27,10 +20,14 @@ from bot.views import BroadcastView, load_view
 from storage import audit, outbox
 from storage import broadcasts as store
 from storage.db import Database
+from storage.states import LIVE_STATES, OPEN_STATES, BroadcastKind, BroadcastState
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KINDS", "OPEN_STATES", "BroadcastService", "Decision"]
+__all__ = ["BroadcastService", "Decision", "Outcome"]
+
+KINDS = tuple(BroadcastKind)
+_MOVABLE = (*OPEN_STATES, *LIVE_STATES, BroadcastState.PAUSED)  # what a cancel may stop
 
 
 class BroadcastService:
@@ -60,13 +57,14 @@ class BroadcastService:
         audience: str,
         message: str,
         requester: Person,
-        kind: str = "alert",
+        kind: str = BroadcastKind.ALERT,
         send_at: datetime | None = None,
         sender_id: str | None = None,
     ) -> BroadcastView:
         """Create a broadcast from an audience expression and a text, and return its preview."""
         if kind not in KINDS:
             raise UserError(f"unknown kind {kind!r}: use {' or '.join(KINDS)}")
+        kind = BroadcastKind(kind)
         if sender_id:
             check_sender_id(sender_id)
         now = self.clock.now()
@@ -83,16 +81,16 @@ class BroadcastService:
             preview = await self.planner.preview(
                 tx, query, template, parsed, groups=groups, send_at=start
             )
-            if preview["recipients"] == 0:
+            if preview.recipients == 0:
                 raise UserError(
-                    f"nobody to send to: {parsed.describe()} has {preview['matched']} contacts, "
-                    f"{preview['opted_out']} of them opted out"
+                    f"nobody to send to: {parsed.describe()} has {preview.matched} contacts, "
+                    f"{preview.opted_out} of them opted out"
                 )
-            needed = approvals_needed(preview["recipients"], self.config.dispatch)
+            needed = approvals_needed(preview.recipients, self.config.dispatch)
             expires = now + timedelta(minutes=self.config.dispatch.approval_expiry_minutes)
             bid = await store.insert(
                 tx,
-                state="awaiting_approval" if needed else "draft",
+                state=BroadcastState.AWAITING_APPROVAL if needed else BroadcastState.DRAFT,
                 kind=kind,
                 audience=parsed.expression,
                 message=message,
@@ -111,7 +109,7 @@ class BroadcastService:
                 action="broadcast.create",
                 subject=f"b{bid}",
                 audience=parsed.expression,
-                recipients=preview["recipients"],
+                recipients=preview.recipients,
                 kind=kind,
             )
             view = await load_view(tx, bid, self.config)
@@ -136,10 +134,10 @@ class BroadcastService:
                     reason=refused[0],
                 )
                 view = await load_view(tx, b.id, self.config)
-                return Decision("refused", refused[0], view, forbidden=refused[1])
+                return Decision(Outcome.REFUSED, refused[0], view, forbidden=refused[1])
             if not await store.add_decision(tx, b.id, person.id, "approve", stamp=stamp):
                 view = await load_view(tx, b.id, self.config)
-                return Decision("refused", f"you already approved broadcast {b.id}", view)
+                return Decision(Outcome.REFUSED, f"you already approved broadcast {b.id}", view)
             await audit.record(
                 tx, at=now, actor=person.id, action="broadcast.approve", subject=f"b{b.id}"
             )
@@ -147,24 +145,26 @@ class BroadcastService:
             if len(approvals) < max(b.approvals_needed, 1):
                 view = await load_view(tx, b.id, self.config)
                 left = b.approvals_needed - len(approvals)
-                return Decision("waiting", f"approved; {left} more approver needed", view)
+                return Decision(Outcome.WAITING, f"approved; {left} more approver needed", view)
             await self.planner.freeze(tx, b, parse_audience(b.audience, self.phones), now=now)
-            await store.set_state(tx, b.id, "approved", stamp=stamp, expect=OPEN_STATES)
+            await store.set_state(
+                tx, b.id, BroadcastState.APPROVED, stamp=stamp, expect=OPEN_STATES
+            )
             await audit.record(
                 tx,
                 at=now,
                 actor=person.id,
                 action="broadcast.state",
                 subject=f"b{b.id}",
-                state="approved",
+                state=BroadcastState.APPROVED,
             )
             view = await load_view(tx, b.id, self.config)
         self.wake()
         await self.notifier.broadcast_updated(view)
         message = f"broadcast {b.id} approved: {view.recipients} recipients queued"
-        if view.preview.get("recipients") != view.recipients:
-            message += f" (preview showed {view.preview.get('recipients')}; the list changed)"
-        return Decision("approved", message, view)
+        if view.preview.recipients != view.recipients:
+            message += f" (preview showed {view.preview.recipients}; the list changed)"
+        return Decision(Outcome.APPROVED, message, view)
 
     async def reject(self, broadcast_id: int, *, person: Person) -> Decision:
         """An approver turns a broadcast down; nothing is sent."""
@@ -174,15 +174,17 @@ class BroadcastService:
             refused = refusal(b, person, now)
             if refused and not (refused[1] and person.id == b.requested_by):
                 view = await load_view(tx, b.id, self.config)
-                return Decision("refused", refused[0], view, forbidden=refused[1])
+                return Decision(Outcome.REFUSED, refused[0], view, forbidden=refused[1])
             await store.add_decision(tx, b.id, person.id, "reject", stamp=now.isoformat())
-            await store.set_state(tx, b.id, "rejected", stamp=now.isoformat(), expect=OPEN_STATES)
+            await store.set_state(
+                tx, b.id, BroadcastState.REJECTED, stamp=now.isoformat(), expect=OPEN_STATES
+            )
             await audit.record(
                 tx, at=now, actor=person.id, action="broadcast.reject", subject=f"b{b.id}"
             )
             view = await load_view(tx, b.id, self.config)
         await self.notifier.broadcast_updated(view)
-        return Decision("rejected", f"broadcast {b.id} rejected", view)
+        return Decision(Outcome.REJECTED, f"broadcast {b.id} rejected", view)
 
     async def cancel(self, broadcast_id: int, *, person: Person) -> Decision:
         """Stop a broadcast: before approval, or its unsent rows during a send."""
@@ -192,10 +194,10 @@ class BroadcastService:
             b = await self._get(tx, broadcast_id)
             if person.id != b.requested_by and not person.can_approve:
                 raise Forbidden("only the requester or an approver can cancel a broadcast")
-            movable = (*OPEN_STATES, "approved", "sending", "paused")
-            if not await store.set_state(tx, b.id, "cancelled", stamp=stamp, expect=movable):
+            cancelled = BroadcastState.CANCELLED
+            if not await store.set_state(tx, b.id, cancelled, stamp=stamp, expect=_MOVABLE):
                 view = await load_view(tx, b.id, self.config)
-                return Decision("refused", f"broadcast {b.id} is already {b.state}", view)
+                return Decision(Outcome.REFUSED, f"broadcast {b.id} is already {b.state}", view)
             dropped = await outbox.cancel_queued(tx, b.id, stamp=stamp)
             await audit.record(
                 tx,
@@ -207,7 +209,7 @@ class BroadcastService:
             )
             view = await load_view(tx, b.id, self.config)
         await self.notifier.broadcast_updated(view)
-        return Decision("cancelled", f"broadcast {b.id} cancelled; {dropped} not sent", view)
+        return Decision(Outcome.CANCELLED, f"broadcast {b.id} cancelled; {dropped} not sent", view)
 
     async def set_paused(
         self, broadcast_id: int, *, paused: bool, actor: str, reason: str = ""
@@ -219,11 +221,13 @@ class BroadcastService:
             b = await self._get(tx, broadcast_id)
             if paused:
                 moved = await store.set_state(
-                    tx, b.id, "paused", stamp=stamp, expect=("approved", "sending")
+                    tx, b.id, BroadcastState.PAUSED, stamp=stamp, expect=LIVE_STATES
                 )
                 await store.set_fields(tx, b.id, stamp=stamp, paused_reason=reason)
             else:
-                moved = await store.set_state(tx, b.id, "sending", stamp=stamp, expect=("paused",))
+                moved = await store.set_state(
+                    tx, b.id, BroadcastState.SENDING, stamp=stamp, expect=(BroadcastState.PAUSED,)
+                )
                 await store.set_fields(tx, b.id, stamp=stamp, paused_reason=None)
             if moved:
                 await audit.record(
@@ -252,7 +256,11 @@ class BroadcastService:
             count = await outbox.requeue_unknown(tx, b.id, stamp=now.isoformat())
             if count:
                 await store.set_state(
-                    tx, b.id, "sending", stamp=now.isoformat(), expect=("done", "sending")
+                    tx,
+                    b.id,
+                    BroadcastState.SENDING,
+                    stamp=now.isoformat(),
+                    expect=(BroadcastState.DONE, BroadcastState.SENDING),
                 )
             await audit.record(
                 tx,

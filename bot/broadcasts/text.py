@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.types import Person
 from bot.views import BroadcastView
+from storage.states import BroadcastState
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +41,15 @@ def preview_lines(view: BroadcastView) -> list[str]:
     lines = [
         f"Broadcast {view.id} ({view.kind}) by {view.requester_name}: "
         f"{view.state.replace('_', ' ')}",
-        f"To: {p.get('description', view.audience)} — {p.get('recipients', 0)} recipients "
-        f"({p.get('opted_out', 0)} opted out skipped)",
+        f"To: {p.description} — {p.recipients} recipients ({p.opted_out} opted out skipped)",
         *([f"From: {view.sender_id} (sender id)"] if view.sender_id else []),
-        f"Encoding: {p.get('encoding')}, {_segments(p.get('segments_per_message'))} each, "
-        f"{p.get('total_segments')} in all; cost ≈ {p.get('currency')} {_money(p.get('cost'))}",
+        f"Encoding: {p.encoding}, {_segments(p.segments_per_message)} each, "
+        f"{p.total_segments} in all; cost ≈ {p.currency} {_money(p.cost)}",
     ]
-    if p.get("ucs2_chars"):
-        chars = " ".join(repr(c) for c in p["ucs2_chars"])
+    if p.ucs2_chars:
+        chars = " ".join(repr(c) for c in p.ucs2_chars)
         lines.append(f"Unicode forced by: {chars} — replace them to cut the cost")
-    lines.append(f"Sample: {p.get('sample')}")
+    lines.append(f"Sample: {p.sample}")
     if view.send_at:
         lines.append(f"Scheduled: {view.send_at}")
     return lines
@@ -58,10 +58,10 @@ def preview_lines(view: BroadcastView) -> list[str]:
 def format_preview(view: BroadcastView) -> str:
     """The preview as a few readable lines, with the next step for a terminal user."""
     lines = preview_lines(view)
-    if view.state == "awaiting_approval":
+    if view.state is BroadcastState.AWAITING_APPROVAL:
         needed = "two approvers" if view.approvals_needed > 1 else "an approver"
         lines.append(f"Needs {needed} (not the requester): approve {view.id}")
-    elif view.state == "draft":
+    elif view.state is BroadcastState.DRAFT:
         lines.append(f"Below the approval threshold: confirm with approve {view.id}")
     return "\n".join(lines)
 
@@ -70,9 +70,9 @@ def format_status(view: BroadcastView) -> str:
     """State and counts on one line."""
     c = view.counts
     return (
-        f"Broadcast {view.id}: {view.state} — {view.recipients} recipients; sent {c['sent']}, "
-        f"delivered {c['delivered']}, failed {c['failed']}, queued {c['queued'] + c['sending']}, "
-        f"unknown {c['unknown']}, skipped {c['skipped']}; cost {c['cost']}"
+        f"Broadcast {view.id}: {view.state} — {view.recipients} recipients; sent {c.sent}, "
+        f"delivered {c.delivered}, failed {c.failed}, queued {c.queued + c.sending}, "
+        f"unknown {c.unknown}, skipped {c.skipped}; cost {c.cost}"
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from bot.broadcasts.schedule import in_quiet_hours
 from bot.clock import Clock
@@ -15,7 +14,7 @@ from gateway.base import Gateway
 from storage import lanes, outbox
 from storage.db import Database
 from storage.lanes import Answer
-from storage.outbox import Claimed, ClaimRequest
+from storage.outbox import Claimed, ClaimRequest, SettlePlan
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ class Claims:
         self,
         name: str,
         batch: Claimed,
-        plan: dict[str, Any],
+        plan: SettlePlan,
         ahead: Claimed,
         *,
         urgent: bool,

@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from bot.clock import Clock
 from bot.dispatch.settle import Settler
 from storage import journal, lanes, outbox
 from storage.db import Database
 from storage.lanes import Outcome
-from storage.outbox import Claimed, ClaimRequest
+from storage.outbox import Claimed, ClaimRequest, SettlePlan
 
 logger = logging.getLogger(__name__)
 
 APPLY_EVERY_SECONDS = 0.02
 
 # (gateway, batch, plan, batch named as leaving next)
-Entry = tuple[str, Claimed, dict[str, Any], str | None]
+Entry = tuple[str, Claimed, SettlePlan, str | None]
 
 
 class JournalApplier:
@@ -30,7 +29,7 @@ class JournalApplier:
         self.settler = settler
         self.clock = clock
         self.entries: list[Entry] = []
-        self.broke: list[tuple[str, Claimed, dict[str, Any]]] = []  # effects still to apply
+        self.broke: list[tuple[str, Claimed, SettlePlan]] = []  # effects still to apply
         self.ready = asyncio.Event()
 
     def add(self, entry: Entry) -> None:
@@ -58,7 +57,7 @@ class JournalApplier:
         stamp = self.clock.now().isoformat()
         result: Claimed | None = None
         try:
-            if any(plan["blacklisted"] for _, _, plan, _ in entries):
+            if any(plan.blacklisted for _, _, plan, _ in entries):
                 async with self.db.transaction() as tx:  # carrier opt-outs: the general path
                     for name, _batch, plan, _next_id in entries:
                         await self.settler.apply(tx, plan, gateway=name)
@@ -67,7 +66,7 @@ class JournalApplier:
                         result = await outbox.claim(tx, claim)
             else:
                 outcomes = [
-                    Outcome(name, b.batch_id, plan["sent"], plan["failed"], plan["retry"])
+                    Outcome(name, b.batch_id, plan.sent, plan.failed, plan.retry)
                     for name, b, plan, _ in entries
                 ]
                 clashes, result = await lanes.write_outcomes(
@@ -82,10 +81,10 @@ class JournalApplier:
         claimed = result.broadcast_id if result is not None and result.ids else None
         latest: dict[int | None, str] = {}
         for name, batch, plan, _ in entries:
-            if plan["broke"] and claim is not None:  # as ever, a moment later (see run)
+            if plan.broke and claim is not None:  # as ever, a moment later (see run)
                 self.broke.append((name, batch, plan))
                 self.ready.set()
-            elif plan["broke"]:
+            elif plan.broke:
                 await self.settler.effects(plan, batch.broadcast_id, name)
             latest[batch.broadcast_id] = name
         for broadcast_id in latest:

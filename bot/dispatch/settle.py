@@ -18,7 +18,9 @@ from storage import audit, journal, outbox
 from storage import broadcasts as bstore
 from storage import contacts as cstore
 from storage.db import Database
-from storage.outbox import Claimed
+from storage.outbox import Claimed, SettlePlan
+from storage.outbox_settle import Failed, Retry, Sent
+from storage.states import LIVE_STATES, BroadcastState
 
 logger = logging.getLogger(__name__)
 
@@ -66,23 +68,24 @@ class Settler:
 
     async def mark_sending(self, tx: Any, broadcast_id: int, *, stamp: str) -> None:
         """The first batch of an approved broadcast moves it to `sending`."""
-        if await bstore.set_state(tx, broadcast_id, "sending", stamp=stamp, expect=("approved",)):
+        sending, approved = BroadcastState.SENDING, BroadcastState.APPROVED
+        if await bstore.set_state(tx, broadcast_id, sending, stamp=stamp, expect=(approved,)):
             await audit.record(
                 tx,
                 at=self.clock.now(),
                 actor="system",
                 action="broadcast.state",
                 subject=f"b{broadcast_id}",
-                state="sending",
+                state=sending,
             )
 
-    def plan(self, batch: Claimed, results: list[RecipientResult]) -> dict[str, Any]:
+    def plan(self, batch: Claimed, results: list[RecipientResult]) -> SettlePlan:
         """Decide each row's fate from the provider's per-recipient answers (no I/O)."""
         now = self.clock.now().timestamp()
         by_phone = {r.phone: r for r in results}
-        sent: list[tuple[int, str | None, str, float | None]] = []
-        failed: list[tuple[int, str]] = []
-        retry: list[Any] = []
+        sent: list[Sent] = []
+        failed: list[Failed] = []
+        retry: list[Retry | None] = []
         blacklisted: list[str] = []
         broke = False
         for rid, phone, attempts in zip(batch.ids, batch.phones, batch.attempts, strict=True):
@@ -103,23 +106,23 @@ class Settler:
                 retry.append((rid, now + 60.0, "insufficient balance"))
             else:
                 retry.append(self._retry_or_fail(rid, attempts, reason, now, failed))
-        return {
-            "sent": sent,
-            "failed": failed,
-            "retry": [r for r in retry if r is not None],
-            "blacklisted": blacklisted,
-            "broke": broke,
-        }
+        return SettlePlan(
+            sent=sent,
+            failed=failed,
+            retry=[r for r in retry if r is not None],
+            blacklisted=blacklisted,
+            broke=broke,
+        )
 
-    async def apply(self, tx: Any, plan: dict[str, Any], *, gateway: str) -> None:
-        """Write a plan to the outbox rows (and carrier opt-outs) inside `tx`."""
+    async def apply(self, tx: Any, plan: SettlePlan, *, gateway: str) -> None:
+        """Write a plan to the outbox rows and carrier opt-outs in `tx`."""
         now = self.clock.now()
         stamp = now.isoformat()
-        for rid, pid in await outbox.mark_sent(tx, plan["sent"], stamp=stamp):
+        for rid, pid in await outbox.mark_sent(tx, plan.sent, stamp=stamp):
             self.warn_clash(gateway, rid, pid)
-        await outbox.mark_failed(tx, plan["failed"], stamp=stamp)
-        await outbox.mark_retry(tx, plan["retry"], stamp=stamp)
-        for phone in plan["blacklisted"]:
+        await outbox.mark_failed(tx, plan.failed, stamp=stamp)
+        await outbox.mark_retry(tx, plan.retry, stamp=stamp)
+        for phone in plan.blacklisted:
             if await cstore.set_opt_out(tx, phone, opted_out=True, source="carrier", now=now):
                 await audit.record(
                     tx,
@@ -143,21 +146,22 @@ class Settler:
 
     async def effects(
         self,
-        plan: dict[str, Any],
+        plan: SettlePlan,
         broadcast_id: int | None,
         gateway: str,
         *,
         pending: bool | None = None,
     ) -> None:
         """What follows a settled batch: pause on low balance, progress, completion."""
-        if plan["broke"] and broadcast_id is not None:
+        broke = plan.broke
+        if broke and broadcast_id is not None:
             await self.broadcasts.set_paused(
                 broadcast_id,
                 paused=True,
                 actor="system",
                 reason=f"{gateway}: insufficient balance; top up, then resume",
             )
-        elif plan["broke"]:
+        elif broke:
             await self.notifier.alert(f"{gateway}: insufficient balance; messages are waiting")
         await self.after_batch(broadcast_id, pending=pending)
 
@@ -190,9 +194,9 @@ class Settler:
         attempts: int,
         reason: str,
         now: float,
-        failed: list[tuple[int, str]],
+        failed: list[Failed],
         retry_after: float | None = None,
-    ) -> Any:
+    ) -> Retry | None:
         if attempts >= self.config.dispatch.max_attempts:
             failed.append((rid, f"gave up after {attempts} attempts: {reason}"))
             return None
@@ -203,8 +207,8 @@ class Settler:
     ) -> None:
         """The whole request failed and nothing in it was accepted."""
         now = self.clock.now()
-        failed: list[tuple[int, str]] = []
-        retry: list[Any] = []
+        failed: list[Failed] = []
+        retry: list[Retry | None] = []
         reason = f"{gateway}: {exc}"
         if exc.temporary:
             for rid, attempts in zip(batch.ids, batch.attempts, strict=True):
@@ -219,9 +223,8 @@ class Settler:
         else:  # configuration trouble (bad key, TLS): hold the rows, tell staff
             hold = now.timestamp() + self.config.dispatch.backoff_max_seconds
             retry = [(rid, hold, reason) for rid in batch.ids]
-        retry = [r for r in retry if r is not None]
         async with self.db.transaction() as tx:
-            await outbox.mark_retry(tx, retry, stamp=now.isoformat())
+            await outbox.mark_retry(tx, [r for r in retry if r is not None], stamp=now.isoformat())
             await outbox.mark_failed(tx, failed, stamp=now.isoformat())
         if not exc.temporary:
             if batch.broadcast_id is not None:
@@ -270,7 +273,7 @@ class Settler:
         now = self.clock.now()
         async with self.db.transaction() as tx:
             moved = await bstore.set_state(
-                tx, broadcast_id, "done", stamp=now.isoformat(), expect=("approved", "sending")
+                tx, broadcast_id, BroadcastState.DONE, stamp=now.isoformat(), expect=LIVE_STATES
             )
             if moved:
                 await audit.record(
@@ -279,7 +282,7 @@ class Settler:
                     actor="system",
                     action="broadcast.state",
                     subject=f"b{broadcast_id}",
-                    state="done",
+                    state=BroadcastState.DONE,
                 )
             view = await load_view(tx, broadcast_id, self.config) if moved else None
         self.marked.discard(broadcast_id)

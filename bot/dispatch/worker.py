@@ -28,6 +28,7 @@ from gateway.base import (
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed
+from storage.states import OutboxState
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Dispatcher:
         transactions off this path. So at most one batch per lane may be in flight, and a
         crash leaves at most that one batch `unknown`.
         """
-        batch = await self.claims.claim(name, gw, state="sending")
+        batch = await self.claims.claim(name, gw, state=OutboxState.SENDING)
         if batch is None:
             return False
         ahead: Claimed | None = None
@@ -183,7 +184,9 @@ class Dispatcher:
                 request = asyncio.create_task(self._request(gw, batch))
                 if ahead is None and not self._stopping:
                     # in flight: write earlier outcomes and reserve the next batch, one commit
-                    ahead = await self.claims.claim(name, gw, state="claimed", applier=self.applier)
+                    ahead = await self.claims.claim(
+                        name, gw, state=OutboxState.CLAIMED, applier=self.applier
+                    )
                     if ahead is not None and not ahead.ids:
                         ahead = None
                 results = await request

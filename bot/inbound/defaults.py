@@ -7,25 +7,35 @@ from types import MappingProxyType
 
 from bot.config.schema import Reader
 from bot.config.types import KeywordsConfig
+from storage.states import KeywordAction
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("optout", "optin", "help", "join", "leave")
+ACTIONS = tuple(KeywordAction)
 
 DEFAULT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
-        "optout": ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"),
-        "optin": ("START", "YES", "UNSTOP"),
-        "help": ("HELP", "INFO"),
-        "join": ("JOIN",),
-        "leave": ("LEAVE",),
+        KeywordAction.OPTOUT: (
+            "STOP",
+            "STOPALL",
+            "UNSUBSCRIBE",
+            "CANCEL",
+            "END",
+            "QUIT",
+            "REVOKE",
+            "OPTOUT",
+        ),
+        KeywordAction.OPTIN: ("START", "YES", "UNSTOP"),
+        KeywordAction.HELP: ("HELP", "INFO"),
+        KeywordAction.JOIN: ("JOIN",),
+        KeywordAction.LEAVE: ("LEAVE",),
     },
     "sw": {
-        "optout": ("ACHA", "SITISHA"),
-        "optin": ("ANZA",),
-        "help": ("MSAADA", "SAIDIA"),
-        "join": ("JIUNGE",),
-        "leave": ("TOKA",),
+        KeywordAction.OPTOUT: ("ACHA", "SITISHA"),
+        KeywordAction.OPTIN: ("ANZA",),
+        KeywordAction.HELP: ("MSAADA", "SAIDIA"),
+        KeywordAction.JOIN: ("JIUNGE",),
+        KeywordAction.LEAVE: ("TOKA",),
     },
 }
 

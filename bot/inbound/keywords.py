@@ -4,24 +4,38 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config.types import KeywordsConfig
 from storage.inbound import GroupRow
+from storage.states import KeywordAction
 
 logger = logging.getLogger(__name__)
 
 # Actions whose keyword may be followed by words (the argument); the others must stand alone.
-WITH_ARGUMENT = frozenset({"join", "leave", "help"})
+WITH_ARGUMENT = frozenset({KeywordAction.JOIN, KeywordAction.LEAVE, KeywordAction.HELP})
 MAX_ARGUMENT_CHARS = 60
+# What an opted-out sender may still do; anything else from them goes to the inbox.
+CONSENT_ACTIONS = (KeywordAction.OPTOUT, KeywordAction.OPTIN)
+
+
+class MissingRuleError(LookupError):
+    """A keyword action has no rule: raised when the rules are built, so at start-up."""
+
+
+def check_rules(rules: Collection[str], actions: Iterable[str] = KeywordAction) -> None:
+    """Refuse a rules table that lacks an action, rather than answer that action with HELP."""
+    missing = [action for action in actions if action not in rules]
+    if missing:
+        raise MissingRuleError(f"keyword action(s) without a rule: {', '.join(missing)}")
 
 
 @dataclass(frozen=True, slots=True)
 class KeywordMatch:
     """A matched keyword: what to do, the language it was written in, and what followed it."""
 
-    action: str  # optout | optin | help | join | leave
+    action: KeywordAction
     language: str
     keyword: str
     argument: str = ""
@@ -56,9 +70,10 @@ class KeywordMatcher:
 
     def __init__(self, config: KeywordsConfig):
         self.first_word_optout = config.first_word_optout
-        self._words: dict[str, tuple[str, str, str]] = {}
+        self._words: dict[str, tuple[KeywordAction, str, str]] = {}
         for language, table in config.languages.items():
-            for action, words in table.items():
+            for name, words in table.items():
+                action = KeywordAction(name)
                 for word in words:
                     key = normalise(word)
                     if key and key not in self._words:  # the first language listed wins
@@ -90,7 +105,7 @@ class KeywordMatcher:
         if action in WITH_ARGUMENT:
             argument = " ".join(parts[1].split())[:MAX_ARGUMENT_CHARS]
             return KeywordMatch(action, language, keyword, argument)
-        if action == "optout" and self.first_word_optout:
+        if action is KeywordAction.OPTOUT and self.first_word_optout:
             return KeywordMatch(action, language, keyword)
         return None
 

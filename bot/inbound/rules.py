@@ -7,11 +7,17 @@ decision updates, so a batch gives the same result as handling its messages one 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.config.types import Config
-from bot.inbound.keywords import KeywordMatch, fill_reply, resolve_group
+from bot.inbound.keywords import (
+    CONSENT_ACTIONS,
+    KeywordMatch,
+    check_rules,
+    fill_reply,
+    resolve_group,
+)
 from gateway.base import InboundSms
 from gateway.gsm import analyse
 from storage.inbound import (
@@ -23,6 +29,7 @@ from storage.inbound import (
     ReplyRow,
     Writes,
 )
+from storage.states import KeywordAction
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +56,7 @@ class InboundResult:
     id: int
     duplicate: bool
     phone: str
-    action: str | None
+    action: KeywordAction | None
     language: str | None
     outcome: str  # opted_out, opted_in, joined, left, help, inbox, duplicate, ...
     reply: str | None = None  # the text queued, if any
@@ -82,6 +89,10 @@ class _Decision:
     past_guard: bool = False
 
 
+# A keyword action's rule: (message, its keyword, inbound id, snapshot, writes) -> decision.
+Rule = Callable[[Prepared, KeywordMatch, int, BatchState, Writes], _Decision]
+
+
 class KeywordRules:
     """Decides each message: consent changes, group changes, the reply, or the inbox."""
 
@@ -93,6 +104,14 @@ class KeywordRules:
         self.base = {"org": config.organisation, "contact": k.help_contact or config.organisation}
         self._segment_cache: dict[str, int] = {}
         self._fixed_texts: dict[tuple[str, str], str] = {}
+        self.actions: Mapping[KeywordAction, Rule] = {
+            KeywordAction.OPTOUT: self._optout,
+            KeywordAction.OPTIN: self._optin,
+            KeywordAction.HELP: self._help,
+            KeywordAction.JOIN: self._join,
+            KeywordAction.LEAVE: self._leave,
+        }
+        check_rules(self.actions)
 
     def plan(self, batch: Sequence[Prepared], snap: BatchState, *, stamp: str) -> Plan:
         """Decide every message of a batch in order."""
@@ -110,18 +129,10 @@ class KeywordRules:
         inbound_id = snap.known[key] = snap.next_inbound
         snap.next_inbound += 1
         contact = snap.contacts.get(p.phone)
-        if m is None or (contact and contact.opted_out and m.action not in ("optin", "optout")):
+        if m is None or (contact and contact.opted_out and m.action not in CONSENT_ACTIONS):
             decision = _Decision("inbox")  # an opted-out sender only ever gets back in by START
-        elif m.action == "optout":
-            decision = self._optout(p, inbound_id, snap, w)
-        elif m.action == "optin":
-            decision = self._optin(p, inbound_id, snap, w)
-        elif m.action == "join":
-            decision = self._join(p, m, inbound_id, snap, w)
-        elif m.action == "leave":
-            decision = self._leave(p, m, inbound_id, snap, w)
         else:
-            decision = _Decision("help", "help")
+            decision = self.actions[m.action](p, m, inbound_id, snap, w)
         contact = snap.contacts.get(p.phone)
         contact_id = contact.id if contact else None
         w.inbound.append(
@@ -226,19 +237,29 @@ class KeywordRules:
         w.consent.append((contact.id, out, "sms"))
         self._audit(p, "contact.optout" if out else "contact.optin", inbound_id, w)
 
-    def _optout(self, p: Prepared, inbound_id: int, snap: BatchState, w: Writes) -> _Decision:
+    def _optout(
+        self, p: Prepared, _m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes
+    ) -> _Decision:
         contact = snap.contacts.get(p.phone)
         if contact is not None and contact.opted_out:
             return _Decision("already_opted_out")  # confirmed once already
         self._consent(p, True, inbound_id, snap, w)
         return _Decision("opted_out", "optout", ignore_optout=True, past_guard=True)
 
-    def _optin(self, p: Prepared, inbound_id: int, snap: BatchState, w: Writes) -> _Decision:
+    def _optin(
+        self, p: Prepared, _m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes
+    ) -> _Decision:
         contact = snap.contacts.get(p.phone)
         if contact is None or not contact.opted_out:
             return _Decision("inbox")  # e.g. YES to a question: an answer, not a consent change
         self._consent(p, False, inbound_id, snap, w)
         return _Decision("opted_in", "optin")
+
+    @staticmethod
+    def _help(
+        _p: Prepared, _m: KeywordMatch, _inbound_id: int, _snap: BatchState, _w: Writes
+    ) -> _Decision:
+        return _Decision("help", "help")
 
     def _join(
         self, p: Prepared, m: KeywordMatch, inbound_id: int, snap: BatchState, w: Writes

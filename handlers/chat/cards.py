@@ -8,11 +8,10 @@ from dataclasses import dataclass
 
 from bot.broadcasts.text import decision_lines, local_time, preview_lines
 from bot.config.types import Config
-from bot.views import BroadcastView, InboxView
+from bot.views import OPEN_STATES, BroadcastState, BroadcastView, InboxView
 
 logger = logging.getLogger(__name__)
 
-OPEN_STATES = ("draft", "awaiting_approval")
 _PROMPT = re.compile(r"\((\+\d{7,15})\)")
 
 
@@ -58,13 +57,13 @@ def preview_message(view: BroadcastView, config: Config) -> Message:
     buttons: tuple[Button, ...] = ()
     cancel = Button("Cancel", "cancel", str(view.id), "danger")
     expires = local_time(view.expires_at, config.timezone)
-    if view.state == "awaiting_approval":
+    if view.state is BroadcastState.AWAITING_APPROVAL:
         lines.append(
             f"Sent to the approvers: needs {_needed(view)} other than you, by {expires}. "
             f"Progress follows here; or ask: /sms status {view.id}"
         )
         buttons = (cancel,)
-    elif view.state == "draft":
+    elif view.state is BroadcastState.DRAFT:
         lines.append(
             f"Under {config.dispatch.approval_threshold} recipients, so no approval is needed: "
             f"press Send (or /sms approve {view.id}) by {expires}."
@@ -75,19 +74,19 @@ def preview_message(view: BroadcastView, config: Config) -> Message:
 
 def _state_line(view: BroadcastView, config: Config) -> str:
     approvals = sum(1 for d in view.decisions if d["decision"] == "approve")
-    if view.state == "awaiting_approval":
+    if view.state is BroadcastState.AWAITING_APPROVAL:
         left = max(view.approvals_needed - approvals, 1)
         more = f"{left} more approver" if approvals else _needed(view)
         return f"Waiting for {more}; expires {local_time(view.expires_at, config.timezone)}"
     words = {
-        "approved": f"Approved: {view.recipients} recipients queued",
-        "sending": f"Sending to {view.recipients} recipients",
-        "paused": f"Paused: {view.paused_reason or 'by staff'}",
-        "done": f"Sent: {view.counts.get('sent', 0)} of {view.recipients}",
-        "rejected": "Rejected: nothing was sent",
-        "cancelled": "Cancelled",
-        "expired": "Expired: nobody approved it in time; nothing was sent",
-        "draft": "Waiting for the requester to press Send",
+        BroadcastState.APPROVED: f"Approved: {view.recipients} recipients queued",
+        BroadcastState.SENDING: f"Sending to {view.recipients} recipients",
+        BroadcastState.PAUSED: f"Paused: {view.paused_reason or 'by staff'}",
+        BroadcastState.DONE: f"Sent: {view.counts.sent} of {view.recipients}",
+        BroadcastState.REJECTED: "Rejected: nothing was sent",
+        BroadcastState.CANCELLED: "Cancelled",
+        BroadcastState.EXPIRED: "Expired: nobody approved it in time; nothing was sent",
+        BroadcastState.DRAFT: "Waiting for the requester to press Send",
     }
     return words.get(view.state, view.state.replace("_", " "))
 
@@ -102,7 +101,7 @@ def approval_card(view: BroadcastView, config: Config) -> Message:
         _state_line(view, config),
     ]
     buttons: tuple[Button, ...] = ()
-    if view.state == "awaiting_approval":
+    if view.state is BroadcastState.AWAITING_APPROVAL:
         buttons = (
             Button("Approve", "approve", str(view.id), "primary"),
             Button("Reject", "reject", str(view.id), "danger"),
@@ -113,9 +112,9 @@ def approval_card(view: BroadcastView, config: Config) -> Message:
 def counts_line(view: BroadcastView) -> str:
     """Sent, failed and queued (and unknown when there are any)."""
     c = view.counts
-    line = f"Sent {c['sent']} · failed {c['failed']} · queued {c['queued'] + c['sending']}"
-    if c.get("unknown"):
-        line += f" · unknown {c['unknown']} (resend on purpose: /sms resend {view.id})"
+    line = f"Sent {c.sent} · failed {c.failed} · queued {c.queued + c.sending}"
+    if c.unknown:
+        line += f" · unknown {c.unknown} (resend on purpose: /sms resend {view.id})"
     return line
 
 
@@ -123,7 +122,7 @@ def progress_message(view: BroadcastView, config: Config) -> Message:
     """The requester's progress line, edited in place while the broadcast sends."""
     lines = [f"Broadcast {view.id}: {_state_line(view, config)}"]
     lines += decision_lines(view, people=config.people, zone=config.timezone)
-    if view.send_at and view.state == "approved":
+    if view.send_at and view.state is BroadcastState.APPROVED:
         lines.append(f"Scheduled for {local_time(view.send_at, config.timezone)}")
     lines.append(counts_line(view))
     return Message(tuple(lines))
@@ -132,32 +131,31 @@ def progress_message(view: BroadcastView, config: Config) -> Message:
 def summary_message(view: BroadcastView) -> Message:
     """The final summary; delivery counts are edited in as reports arrive."""
     c = view.counts
-    currency = view.preview.get("currency", "")
     lines = [
-        f"Broadcast {view.id} finished: {c['sent']} of {view.recipients} sent, "
-        f"{c['failed']} failed, {c['skipped']} skipped",
-        f"Delivered {c['delivered']} so far (updated as reports arrive) · "
-        f"cost {currency} {c['cost']:.2f}",
+        f"Broadcast {view.id} finished: {c.sent} of {view.recipients} sent, "
+        f"{c.failed} failed, {c.skipped} skipped",
+        f"Delivered {c.delivered} so far (updated as reports arrive) · "
+        f"cost {view.preview.currency} {c.cost:.2f}",
     ]
-    if c.get("unknown"):
-        lines.append(f"{c['unknown']} unknown — resend them on purpose: /sms resend {view.id}")
+    if c.unknown:
+        lines.append(f"{c.unknown} unknown — resend them on purpose: /sms resend {view.id}")
     return Message(tuple(lines))
 
 
 def state_note(view: BroadcastView, config: Config) -> Message | None:
     """A line for the requester's thread when a broadcast stops short of sending."""
     decided = decision_lines(view, people=config.people, zone=config.timezone)
-    if view.state == "rejected":
+    if view.state is BroadcastState.REJECTED:
         who = next((d for d in reversed(decided) if d.startswith("Rejected")), "Rejected")
         return Message((f"Broadcast {view.id}: {who[0].lower()}{who[1:]}. Nothing was sent.",))
-    if view.state == "cancelled":
-        dropped = view.counts.get("cancelled", 0)
+    if view.state is BroadcastState.CANCELLED:
+        dropped = view.counts.cancelled
         return Message((f"Broadcast {view.id} cancelled; {dropped} message(s) not sent.",))
-    if view.state == "expired":
+    if view.state is BroadcastState.EXPIRED:
         return Message(
             (f"Broadcast {view.id} expired before it was approved; compose it again to send.",)
         )
-    if view.state == "paused":
+    if view.state is BroadcastState.PAUSED:
         return Message((f"Broadcast {view.id} paused: {view.paused_reason or 'by staff'}",))
     return None
 
@@ -168,7 +166,7 @@ def status_text(view: BroadcastView, config: Config) -> str:
     lines = [
         f"Broadcast {view.id} ({view.kind}) to {view.audience} by {view.requester_name}: "
         f"{_state_line(view, config)}",
-        counts_line(view) + f" · delivered {c['delivered']} · cost {c['cost']:.2f}",
+        counts_line(view) + f" · delivered {c.delivered} · cost {c.cost:.2f}",
         *decision_lines(view, people=config.people, zone=config.timezone),
     ]
     if view.send_at:
@@ -178,7 +176,7 @@ def status_text(view: BroadcastView, config: Config) -> str:
 
 def list_line(view: BroadcastView, config: Config) -> str:
     """One broadcast in `/sms list`."""
-    recipients = view.recipients or int(view.preview.get("recipients", 0))
+    recipients = view.recipients or view.preview.recipients
     return (
         f"#{view.id} {view.state.replace('_', ' ')} — {view.audience} — {recipients} "
         f"recipients — {view.requester_name}, {local_time(view.created_at, config.timezone)}"

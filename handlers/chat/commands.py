@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from bot.auditing import Auditor
-from bot.broadcasts.service import Decision
+from bot.broadcasts.service import Decision, Outcome
 from bot.config.types import Person
 from bot.contacts.phones import PhoneError
 from bot.core import Core
@@ -222,10 +222,12 @@ class Commands:
         svc = self.core.broadcasts
         method = {"approve": svc.approve, "reject": svc.reject, "cancel": svc.cancel}[verb]
         decision: Decision = await method(bid, person=person)
-        if decision.outcome == "waiting":
+        if decision.outcome is Outcome.WAITING:
             # The core only announces state changes; a first of two approvals updates cards too.
             await self.core.notifier.broadcast_updated(decision.view)
-        return Reply(decision.message, ok=decision.outcome != "refused", view=decision.view)
+        return Reply(
+            decision.message, ok=decision.outcome is not Outcome.REFUSED, view=decision.view
+        )
 
     async def _reply(self, number: str, text: str, *, person: Person) -> Reply:
         try:

@@ -185,7 +185,7 @@ async def wait_broadcast_settled(core: Core, broadcast_id: int) -> None:
 
     async def settled() -> bool:
         view = await core.broadcasts.view(broadcast_id)
-        return bool(view.counts["queued"] + view.counts["sending"] == 0)
+        return bool(view.counts.queued + view.counts.sending == 0)
 
     await wait_until(settled, what=f"broadcast {broadcast_id} to settle")
 

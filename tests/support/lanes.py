@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core import Core
-from storage.outbox import Claimed, ClaimRequest
+from storage.outbox import Claimed, ClaimRequest, SettlePlan
 
 
 def claim_request(
@@ -22,7 +22,8 @@ def claim_request(
     )
 
 
-def accepted_plan(batch: Claimed) -> dict[str, object]:
+def accepted_plan(batch: Claimed) -> SettlePlan:
     """A settle plan in which every row of `batch` was accepted."""
-    rows = [[rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8] for rid in batch.ids]
-    return {"sent": rows, "failed": [], "retry": [], "blacklisted": [], "broke": False}
+    return SettlePlan(
+        sent=[(rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8) for rid in batch.ids]
+    )
