@@ -34,6 +34,7 @@ from aiohttp import web
 
 from bench.common import print_table
 from bench.loadgen import drive
+from tests.support.db import PRESENT, count_rows, unsettled
 
 logger = logging.getLogger(__name__)
 
@@ -161,12 +162,7 @@ async def _start_ours(folder: Path, contacts: int) -> tuple[web.AppRunner, _Targ
         """Wait until the dispatcher has sent every queued reply and reports have come back."""
         async with asyncio.timeout(120):
             while True:
-                async with core.db.read() as tx:
-                    busy = await tx.scalar(
-                        "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'claimed', "
-                        "'sending') OR (state = 'sent' AND delivery_status IS NULL)"
-                    )
-                if not busy:
+                if not await unsettled(core.db):
                     return
                 await asyncio.sleep(0.1)
 
@@ -179,16 +175,13 @@ async def _verify(config: Any, total: int) -> dict[str, Any]:
     from storage import open_database
 
     db = await open_database(config.database)
-    checks: dict[str, Any] = {}
     try:
-        async with db.read() as tx:
-            for name, sql in (
-                ("stored", "SELECT COUNT(*) FROM inbound WHERE outcome = 'opted_out'"),
-                ("opted_out", "SELECT COUNT(*) FROM contacts WHERE opted_out_at IS NOT NULL"),
-                ("confirmations", "SELECT COUNT(*) FROM outbox WHERE inbound_id IS NOT NULL"),
-                ("audited", "SELECT COUNT(*) FROM audit_log WHERE action = 'contact.optout'"),
-            ):
-                checks[name] = int(await tx.scalar(sql) or 0)
+        checks: dict[str, Any] = {
+            "stored": await count_rows(db, "inbound", outcome="opted_out"),
+            "opted_out": await count_rows(db, "contacts", opted_out_at=PRESENT),
+            "confirmations": await count_rows(db, "outbox", inbound_id=PRESENT),
+            "audited": await count_rows(db, "audit_log", action="contact.optout"),
+        }
     finally:
         await db.close()
     checks["verified"] = all(v == total for v in checks.values())

@@ -29,8 +29,6 @@ import os
 import platform
 import random
 import signal
-import socket
-import sqlite3
 import sys
 import tempfile
 import time
@@ -47,6 +45,8 @@ from bench.common import ROOT
 from bench.loadgen import Recorder, paced
 from bench.soak_report import flatness, print_report
 from tests.fakes.africastalking import AcceptedSms, FakeAfricasTalking
+from tests.support.base import free_port, write_config
+from tests.support.db import DbFile
 
 logger = logging.getLogger(__name__)
 
@@ -58,61 +58,6 @@ DEAN_TOKEN = "soak-dean-token-0123456789abcd"
 CONSOLE_TOKEN = "soak-console-token-0123456789abcdef"
 CONTACTS, CLUBS = 600, 30
 DLR_AFTER = 1.0  # seconds between the fake accepting a message and its delivery report
-
-CONFIG = """
-[organisation]
-name = "Soak University"
-timezone = "Africa/Nairobi"
-default_region = "KE"
-
-[database]
-path = "soak.db"
-cache_mb = 2
-
-[server]
-host = "127.0.0.1"
-port = {port}
-
-[gateways]
-primary = "africastalking"
-
-[gateways.africastalking]
-username = "sandbox"
-api_key = "{at_key}"
-callback_secret = "{secret}"
-base_url = "{at_url}"
-timeout_seconds = 10
-
-[dispatch]
-approval_threshold = 1
-approval_expiry_minutes = 60
-quiet_hours_start = "00:00"
-quiet_hours_end = "00:00"
-batch_size = 50
-backoff_base_seconds = 0.2
-backoff_max_seconds = 2
-
-[api]
-console_token = "{console}"
-
-[api.tokens.registrar]
-token = "{staff}"
-person = "registrar"
-
-[api.tokens.dean]
-token = "{dean}"
-person = "dean"
-
-[people.registrar]
-name = "Registrar"
-role = "staff"
-phone = "0712000001"
-
-[people.dean]
-name = "Dean"
-role = "approver"
-phone = "0712000002"
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +75,6 @@ def contact_phone(i: int) -> str:
     return f"+2547{30_000_000 + i:08d}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _cli(config: Path, *args: str) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "handlers", "--config", str(config), *args,
@@ -148,14 +87,13 @@ async def _cli(config: Path, *args: str) -> None:
 
 async def prepare(workdir: Path, at_url: str) -> tuple[Path, int]:
     """Write the config, create the database and seed contacts in CLUBS clubs and a choir."""
-    port = _free_port()
-    config = workdir / "smsops.toml"
-    config.write_text(
-        CONFIG.format(
-            port=port, at_key=AT_KEY, secret=SECRET, at_url=at_url,
-            console=CONSOLE_TOKEN, staff=STAFF_TOKEN, dean=DEAN_TOKEN,
-        ),
-        encoding="utf-8",
+    port = free_port()
+    config = write_config(
+        workdir, org="Soak University", db_name="soak.db", cache_line="cache_mb = 2", port=port,
+        primary="africastalking", at_key=AT_KEY, secret=SECRET, at_url=at_url, timeout=10,
+        threshold=1, batch=50, attempts=5, backoff=0.2, backoff_max=2,
+        api_token=STAFF_TOKEN, dean_token=DEAN_TOKEN,
+        extra=f'\n[api]\nconsole_token = "{CONSOLE_TOKEN}"\n',
     )  # fmt: skip
     rows = [f"S{i},0{contact_phone(i)[4:]},Unit{i % CLUBS}" for i in range(CONTACTS)]
     csv = workdir / "contacts.csv"
@@ -322,8 +260,7 @@ def server_command(config: Path) -> list[str]:
 
 def outbox_states(db: Path) -> dict[str, int]:
     """Outbox rows per state."""
-    with sqlite3.connect(db, timeout=10) as conn:
-        return dict(conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
+    return dict(DbFile(db).outbox_states())
 
 
 async def run(

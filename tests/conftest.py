@@ -59,19 +59,19 @@ SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|KEY)$")
 
 
 def known_secrets() -> set[str]:
-    """The test secrets: helpers' values plus every *_TOKEN/*_SECRET/*_KEY str in loaded tests."""
-    from tests import chat_helpers, helpers
+    """The test secrets: tests.support's values plus every *_TOKEN/*_SECRET/*_KEY str in tests."""
+    from tests.support import base, chat
 
     found = {
-        helpers.AT_KEY,
-        helpers.CALLBACK_SECRET,
-        helpers.API_TOKEN,
-        helpers.DEAN_TOKEN,
-        helpers.ADMIN_TOKEN,
-        chat_helpers.SIGNING_SECRET,
-        chat_helpers.SLACK_TOKEN,
-        chat_helpers.TG_TOKEN,
-        chat_helpers.TG_SECRET,
+        base.AT_KEY,
+        base.CALLBACK_SECRET,
+        base.API_TOKEN,
+        base.DEAN_TOKEN,
+        base.ADMIN_TOKEN,
+        chat.SIGNING_SECRET,
+        chat.SLACK_TOKEN,
+        chat.TG_TOKEN,
+        chat.TG_SECRET,
     }
     for name, module in list(sys.modules.items()):
         if not name.startswith("tests.") or module is None:

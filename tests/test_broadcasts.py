@@ -8,7 +8,9 @@ import pytest
 
 from bot.errors import UserError
 from storage import outbox
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support import db
+from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.lanes import claim_request
 
 
 async def test_preview_counts_encoding_cost_and_sample(tmp_path: Path) -> None:
@@ -120,8 +122,7 @@ async def test_self_approval_refused_and_approver_freezes_list(tmp_path: Path) -
         assert ok.outcome == "approved" and ok.view.recipients == 5
         again = await core.broadcasts.approve(view.id, person=config.people["ict-admin"])
         assert again.outcome == "refused" and "already approved" in again.message
-        async with core.db.read() as tx:
-            rows = await tx.fetchall("SELECT phone, text FROM outbox ORDER BY id")
+        rows = await db.outbox_rows(core.db, "phone", "text")
         assert len(rows) == 5 and rows[0]["text"] == "Hi Achieng"
 
 
@@ -158,8 +159,7 @@ async def test_expired_and_cancelled_cannot_be_approved(tmp_path: Path) -> None:
         assert expired.outcome == "refused" and "expired" in expired.message
         assert await core.broadcasts.expire_due() == [a.id]
         assert (await core.broadcasts.view(a.id)).state == "expired"
-        async with core.db.read() as tx:
-            assert await tx.scalar("SELECT COUNT(*) FROM outbox") == 0
+        assert await db.count_rows(core.db, "outbox") == 0
 
 
 async def test_concurrent_approvals_give_one_outcome(tmp_path: Path) -> None:
@@ -178,8 +178,7 @@ async def test_concurrent_approvals_give_one_outcome(tmp_path: Path) -> None:
         )
         outcomes = sorted(r.outcome for r in results)
         assert outcomes == ["approved", "refused", "refused"]
-        async with core.db.read() as tx:
-            assert await tx.scalar("SELECT COUNT(*) FROM outbox") == 5
+        assert await db.count_rows(core.db, "outbox") == 5
 
 
 async def test_opt_out_after_approval_is_skipped_at_send_time(tmp_path: Path) -> None:
@@ -193,17 +192,7 @@ async def test_opt_out_after_approval_is_skipped_at_send_time(tmp_path: Path) ->
         await core.broadcasts.approve(view.id, person=config.people["registrar"])
         await core.book.set_consent("0712345001", opted_out=True, source="sms", actor="t")
         async with core.db.transaction() as tx:
-            batch = await outbox.claim(
-                tx,
-                outbox.ClaimRequest(
-                    now=clock.now().timestamp(),
-                    gateway="simulator",
-                    batch_id="b1",
-                    limit=100,
-                    allow_promo=True,
-                    stamp=clock.now().isoformat(),
-                ),
-            )
+            batch = await outbox.claim(tx, claim_request(core, "b1"))
         assert batch is not None and batch.phones == ("+254712345002",)
         counts = (await core.broadcasts.view(view.id)).counts
         assert counts.skipped == 1
@@ -218,8 +207,7 @@ async def test_promo_waits_for_quiet_hours_to_end(tmp_path: Path) -> None:
             audience="club:ict", message="Sale!", requester=config.people["registrar"], kind="promo"
         )
         await core.broadcasts.approve(view.id, person=config.people["registrar"])
-        async with core.db.read() as tx:
-            when = await tx.scalar("SELECT MIN(next_attempt_at) FROM outbox")
+        when = await db.earliest_attempt(core.db)
     from datetime import datetime
 
     assert datetime.fromtimestamp(when, config.timezone).hour == 8

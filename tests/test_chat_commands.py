@@ -14,7 +14,9 @@ from aiohttp.test_utils import TestServer
 from bot.auditing import Auditor
 from handlers.chat.parse import Command, parse_command, parse_when
 from handlers.chat.tokens import CommandSyntaxError, tokenize
-from tests.chat_helpers import (
+from tests.fakes.africastalking import FakeAfricasTalking
+from tests.support.base import AT_KEY
+from tests.support.chat import (
     ConsoleClient,
     chat_config,
     core_of,
@@ -22,8 +24,6 @@ from tests.chat_helpers import (
     wait_broadcast_settled,
     wait_until,
 )
-from tests.fakes.africastalking import FakeAfricasTalking
-from tests.helpers import AT_KEY
 
 TOKEN = "console-token-0123456789abcdef"
 NAIROBI = ZoneInfo("Africa/Nairobi")

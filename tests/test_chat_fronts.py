@@ -13,8 +13,8 @@ from handlers.chat.buttons import ACTIONS, CODES, clip
 from handlers.chat.slack._front import ACTION_IDS
 from handlers.chat.telegram import decode_callback, encode_callback
 from handlers.chat.wiring import FRONTS, add_chat_routes
-from tests.chat_helpers import APPROVER, STAFF, STRANGER, chat_config
-from tests.helpers import make_config
+from tests.support.base import make_config
+from tests.support.chat import APPROVER, STAFF, STRANGER, chat_config
 from tests.test_cli_layering import ROOT, imported_names, module_name
 
 logger = logging.getLogger(__name__)

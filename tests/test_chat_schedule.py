@@ -11,8 +11,8 @@ import pytest
 
 from handlers.chat.parse import parse_command, parse_when
 from handlers.chat.tokens import CommandSyntaxError
-from tests.chat_helpers import ConsoleClient, chat_config, core_of, running
-from tests.helpers import frozen
+from tests.support.base import frozen
+from tests.support.chat import ConsoleClient, chat_config, core_of, running
 
 TOKEN = "console-token-schedule-0123456789"
 NAIROBI = ZoneInfo("Africa/Nairobi")

@@ -10,9 +10,9 @@ import pytest
 from bot.broadcasts.text import format_preview
 from bot.config.loader import load_config
 from handlers.chat.cards import approval_card
-from tests.chat_clients import telegram_app
-from tests.chat_helpers import PEOPLE, TG_COMMS, ConsoleClient, core_of, running
-from tests.helpers import write_config
+from tests.support.base import write_config
+from tests.support.chat import PEOPLE, TG_COMMS, ConsoleClient, core_of, running
+from tests.support.chat_clients import telegram_app
 
 TOKEN = "console-token-sender-0123456789"
 EXAM = '/sms club:ict,club:chess "Exam moved to 9am" --sender UNIVERSITY'

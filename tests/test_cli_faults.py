@@ -17,7 +17,7 @@ from bot.config.types import Config, TelegramConfig
 from bot.edges import Fronts
 from bot.server import build_app
 from handlers.entry import main
-from tests.helpers import write_config
+from tests.support.base import write_config
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,14 @@ from bot.auditing import Auditor
 from bot.server import CORE, build_app
 from handlers.entry import main
 from handlers.routes import add_routes
-from tests.chat_helpers import chat_config, running
-from tests.helpers import (
+from tests.support.base import (
     API_TOKEN,
     cli_with_contacts,
     make_config,
     seed_contacts,
 )
+from tests.support.chat import chat_config, running
+from tests.support.db import DbFile, count_rows
 
 BAD = "Exam at 9, \udcff bring pens"  # the surrogate is character 12
 REFUSAL = "message: character 12 is not valid text (an unpaired surrogate); re-type it"
@@ -54,10 +54,8 @@ async def rest(tmp_path: Path) -> AsyncIterator[Rest]:
 
 
 async def outbox_and_broadcasts(rest: Rest) -> tuple[int, int]:
-    async with rest.server.app[CORE].db.read() as tx:
-        rows = await tx.scalar("SELECT COUNT(*) FROM outbox")
-        bcs = await tx.scalar("SELECT COUNT(*) FROM broadcasts")
-    return int(rows), int(bcs)
+    core_db = rest.server.app[CORE].db
+    return await count_rows(core_db, "outbox"), await count_rows(core_db, "broadcasts")
 
 
 @pytest.mark.parametrize(
@@ -115,8 +113,7 @@ def test_cli_create_with_a_surrogate_escaped_argument_is_one_line(
     assert code == 1
     assert err == f"smsops: {REFUSAL}\n"
     assert out == ""
-    with sqlite3.connect(tmp_path / "test.db") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM broadcasts").fetchone() == (0,)
+    assert DbFile(tmp_path / "test.db").count("broadcasts") == 0
 
 
 async def test_chat_command_names_the_character_and_the_reply_is_sendable(

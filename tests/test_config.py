@@ -8,7 +8,7 @@ import pytest
 
 from bot.config.loader import ConfigError, load_config
 from handlers.entry import main
-from tests.helpers import write_config
+from tests.support.base import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.broadcasts.compose import greeting
 from bot.config.loader import ConfigError, load_config
-from tests.helpers import write_config
+from tests.support.base import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"

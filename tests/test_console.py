@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from bot.auditing import Auditor
 from handlers.chat.console import token_path
 from handlers.entry import main
-from tests.chat_helpers import (
+from tests.support.chat import (
     chat_config,
     core_of,
     running,

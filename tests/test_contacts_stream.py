@@ -13,7 +13,7 @@ import pytest
 from bot.cli import contacts as cli_contacts
 from bot.config.loader import load_config
 from handlers.entry import main
-from tests.helpers import cli_with_contacts
+from tests.support.base import cli_with_contacts
 
 
 class FailsOnThird(argparse.Namespace):

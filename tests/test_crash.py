@@ -12,7 +12,7 @@ which runs only after the answer to the lane's previous request has come back. S
 message reaches someone after their opt-out committed only if its request was cleared before
 the commit: the request in flight then, or the one already cleared to go next; never a later
 one. In the fake's records: the request carrying it follows a request that was answered before
-the commit (tests.crash_helpers.cleared_not_before). A STOP also queues a confirmation, which
+the commit (tests.support.crash.cleared_not_before). A STOP also queues a confirmation, which
 wakes the lane as urgent and makes it give the reserved batch back (re-claimed with the check),
 so STOPs alone hardly reach outbox.sendable; staff opt-outs (`smsops contacts optout`, no reply,
 no wake) at the head of the queue are what exercise it.
@@ -24,7 +24,6 @@ import asyncio
 import os
 import random
 import signal
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -33,7 +32,16 @@ from typing import Any
 from bot.clock import Clock
 from bot.config.loader import load_config
 from bot.config.types import Config
-from tests.crash_helpers import (
+from tests.fakes.africastalking import FakeAfricasTalking
+from tests.support.base import (
+    AT_KEY,
+    free_port,
+    make_config,
+    open_core,
+    seed_contacts,
+    write_config,
+)
+from tests.support.crash import (
     Server,
     StaffOptOut,
     Stop,
@@ -46,9 +54,7 @@ from tests.crash_helpers import (
     states,
     wall_to_mono,
 )
-from tests.fakes.africastalking import FakeAfricasTalking
-from tests.helpers import AT_KEY, make_config, open_core, seed_contacts, write_config
-from tests.test_serve import free_port
+from tests.support.db import PRESENT, DbFile
 
 RECIPIENTS = int(os.environ.get("SMSOPS_CRASH_RECIPIENTS", "2000"))
 KILLS = int(os.environ.get("SMSOPS_CRASH_KILLS", "6"))
@@ -88,13 +94,6 @@ async def prepare(tmp_path: Path, url: str, port: int) -> tuple[Config, Path]:
         assert (await core.broadcasts.approve(view.id, person=reg)).outcome == "approved"
     assert load_config(path).database_path == config.database_path
     return config, path
-
-
-def query(db: Path, sql: str) -> list[sqlite3.Row]:
-    """Rows of one query on the final database."""
-    with sqlite3.connect(db) as conn:
-        conn.row_factory = sqlite3.Row
-        return conn.execute(sql).fetchall()
 
 
 async def test_kill_minus_nine_with_stops_never_duplicates_or_loses(tmp_path: Path) -> None:
@@ -158,7 +157,7 @@ def check_outcome(
     began: float,
 ) -> None:
     """Every assertion of the crash suite, on the final database and the fake's records."""
-    body = query(db, "SELECT body FROM broadcasts")[0]["body"]
+    body = DbFile(db).rows("broadcasts", "body")[0]["body"]
     reqs = fake.requests
     requested = Counter((n, r.form.get("message", "")) for r in reqs for n in r.recipients)
     accepted = Counter((a.number, a.text) for a in fake.accepted)
@@ -167,7 +166,7 @@ def check_outcome(
 
     # Every recipient: sent exactly once, unknown (at most once), or skipped after opting out.
     opted = {s.phone for s in stops} | {o.phone for o in staff}
-    rows = query(db, "SELECT phone, state, error FROM outbox WHERE broadcast_id IS NOT NULL")
+    rows = DbFile(db).rows("outbox", "phone", "state", "error", broadcast_id=PRESENT)
     assert len(rows) == RECIPIENTS
     final = Counter(r["state"] for r in rows)
     for r in rows:
@@ -183,9 +182,7 @@ def check_outcome(
     assert final["sent"] + final["unknown"] + final["skipped"] == RECIPIENTS, final
 
     # Unknown rows (broadcast and replies): listed, at most one batch per lane per crash.
-    unknown = query(
-        db, "SELECT phone, batch_id, updated_at, error FROM outbox WHERE state = 'unknown'"
-    )
+    unknown = DbFile(db).rows("outbox", "phone", "batch_id", "updated_at", "error", state="unknown")
     per_kill: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for u in unknown:
         assert u["error"] == IN_FLIGHT_ERROR, dict(u)  # only ever left by a crash
@@ -227,22 +224,15 @@ def check_stops(
 ) -> int:
     """STOPs: stored, confirmed once and last, none overtaken by the broadcast; return `late`."""
     inbound = {
-        r["provider_id"]: r for r in query(db, "SELECT provider_id, sender, outcome FROM inbound")
+        r["provider_id"]: r for r in DbFile(db).rows("inbound", "provider_id", "sender", "outcome")
     }
     assert len(inbound) == len(stops)  # one row per STOP, however often it was posted
     optouts = {
         r["phone"]: r["opted_out_at"]
-        for r in query(db, "SELECT phone, opted_out_at FROM contacts WHERE opted_out_at NOT NULL")
+        for r in DbFile(db).rows("contacts", "phone", "opted_out_at", opted_out_at=PRESENT)
     }
     assert set(optouts) == {s.phone for s in stops} | {o.phone for o in staff}
-    replies = {
-        r["provider_id"]: r
-        for r in query(
-            db,
-            "SELECT i.provider_id, o.phone, o.state, o.text FROM outbox o "
-            "JOIN inbound i ON i.id = o.inbound_id",
-        )
-    }
+    replies = {r["provider_id"]: r for r in DbFile(db).replies()}
     assert len(replies) == len(stops)  # exactly one confirmation queued per STOP
     bounds = cleared_not_before(fake.requests, delay=DELAY)
     carried: dict[str, list[int]] = defaultdict(list)  # phone -> requests that carried it

@@ -13,26 +13,14 @@ from gateway.base import OutgoingMessage
 from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
 from storage.outbox import SettlePlan
-from tests.helpers import frozen, make_config, open_core, seed_contacts
-
-
-async def broadcast(core: Core, message: str) -> int:
-    """Compose to everyone (five contacts) and approve it as the dean."""
-    people = core.config.people
-    view = await core.broadcasts.compose(
-        audience="all", message=message, requester=people["registrar"]
-    )
-    decision = await core.broadcasts.approve(view.id, person=people["dean"])
-    assert decision.outcome == "approved", decision.message
-    return view.id
+from tests.support import db
+from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.lanes import claim_request
+from tests.support.rig import approved_broadcast
 
 
 async def rows(core: Core) -> list[dict[str, object]]:
-    async with core.db.read() as tx:
-        found = await tx.fetchall(
-            "SELECT id, broadcast_id, state, provider_id, error FROM outbox ORDER BY id"
-        )
-    return [dict(r) for r in found]
+    return await db.outbox_rows(core.db, "id", "broadcast_id", "state", "provider_id", "error")
 
 
 def same_id(pid: str) -> Callable[[], str]:
@@ -55,7 +43,7 @@ async def test_two_simulator_processes_on_one_database_never_collide(tmp_path: P
         async with open_core(config, gateways={"simulator": sim}, clock=clock) as core:
             if run == 0:
                 await seed_contacts(core, tmp_path)
-            bid = await broadcast(core, text)
+            bid = await approved_broadcast(core, "all", text)
             assert await core.dispatcher.run_once("simulator", sim)
             assert (await core.broadcasts.view(bid)).state == "done"
             assert len(sim.sent) == 5
@@ -75,7 +63,7 @@ async def test_colliding_provider_id_is_sent_unlinked_and_never_resent(
     sim = SimulatorGateway(delivery_delay_seconds=0, new_id=same_id("SIM-SAME"))
     async with open_core(config, gateways={"simulator": sim}, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
-        bid = await broadcast(core, "Exam at 9")
+        bid = await approved_broadcast(core, "all", "Exam at 9")
         with caplog.at_level(logging.WARNING, logger="bot.dispatch.settle"):
             assert await core.dispatcher.run_once("simulator", sim)
         assert not await core.dispatcher.run_once("simulator", sim)  # nothing left to send
@@ -99,22 +87,12 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
     sim = SimulatorGateway(delivery_delay_seconds=0, new_id=lambda: next(ids))
     async with open_core(config, gateways={"simulator": sim}, clock=clock) as core:
         await seed_contacts(core, tmp_path)
-        await broadcast(core, "First")
+        await approved_broadcast(core, "all", "First")
         assert await core.dispatcher.run_once("simulator", sim)
-        second = await broadcast(core, "Second")
+        second = await approved_broadcast(core, "all", "Second")
         stamp = clock.now().isoformat()
         async with core.db.transaction() as tx:  # what a kill -9 after journaling leaves
-            claimed = await outbox.claim(
-                tx,
-                outbox.ClaimRequest(
-                    now=clock.now().timestamp(),
-                    gateway="simulator",
-                    batch_id="b2",
-                    limit=100,
-                    allow_promo=True,
-                    stamp=stamp,
-                ),
-            )
+            claimed = await outbox.claim(tx, claim_request(core, "b2"))
             assert claimed is not None and len(claimed.ids) == 5
             plan = SettlePlan(
                 sent=[(rid, f"SIM-{n}", "Success", 0.8) for n, rid in enumerate(claimed.ids, 1)]
@@ -132,8 +110,7 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
         assert await core.dispatcher.recover() == 0  # nothing in flight: the journal said
         view = await core.broadcasts.view(second)
         found = [r for r in await rows(core) if r["broadcast_id"] == second]
-        async with core.db.read() as tx:
-            assert await tx.scalar("SELECT COUNT(*) FROM send_journal") == 0
+        assert await db.count_rows(core.db, "send_journal") == 0
     assert view.counts.sent == 5 and view.counts.unknown == 0
     assert all(r["state"] == "sent" and r["provider_id"] is None for r in found)
     assert len(sim.sent) == 5  # the second broadcast was never sent again

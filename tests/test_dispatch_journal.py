@@ -7,64 +7,34 @@ from pathlib import Path
 
 from bot.core import Core
 from storage import journal, lanes, outbox
-from storage.outbox import Claimed, SettlePlan
-from tests.helpers import frozen, make_config, open_core, seed_contacts
-
-
-async def approved(core: Core) -> int:
-    """One approved broadcast to the five seeded contacts."""
-    people = core.config.people
-    view = await core.broadcasts.compose(
-        audience="all", message="Hi", requester=people["registrar"]
-    )
-    assert (await core.broadcasts.approve(view.id, person=people["dean"])).outcome == "approved"
-    return view.id
+from storage.outbox import Claimed
+from tests.support import db
+from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.lanes import accepted_plan, claim_request
+from tests.support.rig import approved_broadcast
 
 
 async def take(core: Core, batch_id: str, state: str, limit: int) -> Claimed:
     """Claim a batch the way a lane does."""
-    now = core.clock.now()
     async with core.db.transaction() as tx:
-        batch = await outbox.claim(
-            tx,
-            outbox.ClaimRequest(
-                now=now.timestamp(),
-                gateway="simulator",
-                batch_id=batch_id,
-                limit=limit,
-                allow_promo=True,
-                stamp=now.isoformat(),
-                state=state,
-            ),
-        )
+        batch = await outbox.claim(tx, claim_request(core, batch_id, state=state, limit=limit))
     assert batch is not None and batch.ids
     return batch
 
 
-def sent(batch: Claimed) -> SettlePlan:
-    """A plan in which every row of `batch` was accepted."""
-    return SettlePlan(
-        sent=[(rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8) for rid in batch.ids]
-    )
-
-
 async def states(core: Core) -> dict[int, str]:
-    async with core.db.read() as tx:
-        return {r[0]: r[1] for r in await tx.fetchall("SELECT id, state FROM outbox")}
+    return {r["id"]: r["state"] for r in await db.outbox_rows(core.db, "id", "state")}
 
 
 async def journal_rows(core: Core) -> list[tuple[str, str | None, bool]]:
-    async with core.db.read() as tx:
-        found = await tx.fetchall(
-            "SELECT batch_id, next_batch_id, outcome FROM send_journal ORDER BY id"
-        )
-    return [(r[0], r[1], r[2] == journal.APPLIED) for r in found]
+    found = await db.journal_rows(core.db)
+    return [(r["batch_id"], r["next_batch_id"], r["outcome"] == journal.APPLIED) for r in found]
 
 
 async def journal_then_write(core: Core, batch: Claimed, following: Claimed | None) -> None:
     """Journal `batch`'s answer naming `following`, then write it as the applier does."""
     stamp = core.clock.now().isoformat()
-    plan = sent(batch)
+    plan = accepted_plan(batch)
     next_id = following.batch_id if following else None
 
     async with core.db.transaction() as tx:
@@ -86,7 +56,7 @@ async def test_a_batch_named_in_the_journal_is_unknown_after_a_crash(tmp_path: P
     clock = frozen()
     async with open_core(config, clock=clock) as core:
         await seed_contacts(core, tmp_path)
-        bid = await approved(core)
+        bid = await approved_broadcast(core, "all", "Hi")
         first = await take(core, "A", "sending", 2)
         second = await take(core, "B", "claimed", 2)
         third = await take(core, "C", "claimed", 1)  # reserved, never named: goes back
@@ -114,7 +84,7 @@ async def test_an_entry_is_forgotten_once_the_batch_it_names_is_written(tmp_path
     config = make_config(tmp_path)
     async with open_core(config, clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
-        await approved(core)
+        await approved_broadcast(core, "all", "Hi")
         first = await take(core, "A", "sending", 2)
         second = await take(core, "B", "claimed", 2)
         await journal_then_write(core, first, second)

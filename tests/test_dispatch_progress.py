@@ -13,29 +13,20 @@ from bot.capped import RecentSet
 from bot.clock import FrozenClock
 from bot.core import Core
 from bot.dispatch.settle import PROGRESS_SECONDS
-from bot.notify import FanOut, NullNotifier
-from bot.views import BroadcastView
+from bot.notify import FanOut
 from gateway.base import OutgoingMessage, RecipientResult
 from gateway.simulator.gateway import SimulatorGateway
 from handlers.chat import cards
 from handlers.chat.cards import Message
 from handlers.chat.notifier import ChatNotifier
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.db import mark_first_queued_sent
+from tests.support.recorder import Recorder
+from tests.support.rig import approved_broadcast, wait_state
 
 MANY = "Name,Phone,Club\n" + "".join(
     f"S {i},07{i:08d},ICT\n" for i in range(10_000_001, 10_000_251)
 )
-
-
-class Watcher(NullNotifier):
-    """Counts progress notifications, noting the fake time of each."""
-
-    def __init__(self, clock: FrozenClock):
-        self.clock = clock
-        self.progress_at: list[float] = []
-
-    async def progress(self, view: BroadcastView) -> None:
-        self.progress_at.append(self.clock.monotonic())
 
 
 class Ticking(SimulatorGateway):
@@ -52,37 +43,20 @@ class Ticking(SimulatorGateway):
         return await super().send(message)
 
 
-async def broadcast(core: Core, audience: str, message: str) -> int:
-    people = core.config.people
-    view = await core.broadcasts.compose(
-        audience=audience, message=message, requester=people["registrar"]
-    )
-    decision = await core.broadcasts.approve(view.id, person=people["dean"])
-    assert decision.outcome == "approved", decision.message
-    return view.id
-
-
-async def wait_done(core: Core, bid: int) -> BroadcastView:
-    async with asyncio.timeout(20):
-        while (view := await core.broadcasts.view(bid)).state != "done":
-            await asyncio.sleep(0.02)
-    return view
-
-
 async def test_progress_is_reported_at_most_every_few_seconds(tmp_path: Path) -> None:
     config = make_config(tmp_path, batch=10)
     clock = frozen()
-    watcher = Watcher(clock)
+    watcher = Recorder(clock)
     sim = Ticking(clock, 1.0)
     async with open_core(
         config, gateways={"simulator": sim}, clock=clock, notifier=FanOut([watcher])
     ) as core:
         await seed_contacts(core, tmp_path, MANY)
         start = clock.monotonic()
-        bid = await broadcast(core, "club:ict", "Exam at 9")
+        bid = await approved_broadcast(core, "club:ict", "Exam at 9")
         core.dispatcher.start()
         try:
-            view = await wait_done(core, bid)
+            view = await wait_state(core, bid, "done")
         finally:
             await core.dispatcher.stop()
     elapsed = clock.monotonic() - start
@@ -99,7 +73,7 @@ async def test_finished_broadcasts_are_forgotten_by_the_dispatcher(tmp_path: Pat
         await seed_contacts(core, tmp_path)
         marked = core.dispatcher.settler.marked
         for n in range(3):
-            bid = await broadcast(core, "all", f"Notice {n}")
+            bid = await approved_broadcast(core, "all", f"Notice {n}")
             assert await core.dispatcher.run_once("simulator", sim)
             assert (await core.broadcasts.view(bid)).state == "done"
             assert bid not in marked and len(marked) == 0
@@ -140,11 +114,7 @@ class Surface:
 
 
 async def send_one_more(core: Core) -> None:
-    async with core.db.transaction() as tx:
-        await tx.execute(
-            "UPDATE outbox SET state = 'sent' WHERE id = (SELECT MIN(id) FROM outbox "
-            "WHERE state = 'queued')"
-        )
+    await mark_first_queued_sent(core.db)
 
 
 async def chat_rig(
@@ -152,7 +122,7 @@ async def chat_rig(
 ) -> tuple[int, Surface, ChatNotifier]:
     """A sending broadcast of 250 and a chat notifier watching its thread, on `clock`."""
     await seed_contacts(core, tmp_path, MANY)
-    bid = await broadcast(core, "club:ict", "Exam at 9")
+    bid = await approved_broadcast(core, "club:ict", "Exam at 9")
     await core.broadcasts.set_paused(bid, paused=True, actor="t")
     await core.broadcasts.set_paused(bid, paused=False, actor="t")  # now `sending`
     surface = Surface(clock)

@@ -11,7 +11,7 @@ from bot.clock import FrozenClock
 from bot.dispatch.ratelimit import GatewayLimiter, TokenBucket
 from gateway.base import OutgoingMessage, RecipientResult
 from gateway.simulator.gateway import SimulatorGateway
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
 
 MANY = "Name,Phone,Club\n" + "".join(
     f"S {i},07{i:08d},ICT\n" for i in range(10_000_001, 10_000_251)

@@ -11,7 +11,8 @@ from bot.config.loader import load_config
 from bot.config.types import Config
 from bot.core import Core
 from gateway.simulator.gateway import SimulatorGateway
-from tests.helpers import frozen, make_config, open_core, seed_contacts, write_config
+from tests.support.base import frozen, make_config, open_core, seed_contacts, write_config
+from tests.support.db import broadcast_texts
 
 SEASONAL = """
 [dispatch.greetings]
@@ -35,13 +36,7 @@ async def send(
 
 async def texts(core: Core, bid: int) -> list[str]:
     """The text each recipient will get, in row order."""
-    async with core.db.read() as tx:
-        rows = await tx.fetchall(
-            "SELECT COALESCE(o.text, b.body) AS t FROM outbox o "
-            "JOIN broadcasts b ON b.id = o.broadcast_id WHERE o.broadcast_id = ? ORDER BY o.id",
-            (bid,),
-        )
-    return [r["t"] for r in rows]
+    return await broadcast_texts(core.db, bid)
 
 
 async def test_greeting_is_for_the_send_time_not_the_approval_time(tmp_path: Path) -> None:

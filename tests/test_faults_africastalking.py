@@ -15,23 +15,18 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot.clock import Clock
-from bot.core import Core, build_core
 from bot.dispatch.routing import MAX_DOWN_SECONDS
-from bot.notify import FanOut, NullNotifier
-from bot.views import BroadcastView
 from gateway.africastalking.sender import AfricasTalkingGateway
-from storage.db import Database
 from tests.fakes.africastalking import FakeAfricasTalking, RecordedRequest
-from tests.helpers import AT_KEY, make_config, seed_contacts
+from tests.support.base import AT_KEY, ShiftClock, make_config
+from tests.support.rig import Rig, open_rig
 
 N = 300
 NUMBERS = [f"+2547{i:08d}" for i in range(20_000_001, 20_000_001 + N)]
@@ -42,88 +37,28 @@ AMBIGUOUS_FAULTS = {"reset", "malformed", "delay"}  # delay: longer than the cli
 EPS = 0.005  # the fake stamps a request once its body is read; the product a little later
 
 
-class Recorder(NullNotifier):
-    """What the core told staff."""
-
-    def __init__(self) -> None:
-        self.alerts: list[str] = []
-
-    async def alert(self, text: str) -> None:
-        self.alerts.append(text)
-
-
-class ShiftableClock(Clock):
-    """The real clock, whose wall time a test may move forward (monotonic time stays real)."""
-
-    def __init__(self) -> None:
-        self.shift = 0.0
-        super().__init__(wall=lambda: datetime.now(UTC) + timedelta(seconds=self.shift))
-
-
-@dataclass
-class Rig:
-    core: Core
-    fake: FakeAfricasTalking
-    recorder: Recorder
-    clock: ShiftableClock
-
-    async def broadcast(self) -> int:
-        """Compose and approve a broadcast to every contact; return its id."""
-        people = self.core.config.people
-        view = await self.core.broadcasts.compose(
-            audience="club:ict",
-            message="Exams start Monday 9am, Hall B",
-            requester=people["registrar"],
-        )
-        assert view.recipients == N
-        decision = await self.core.broadcasts.approve(view.id, person=people["dean"])
-        assert decision.outcome == "approved", decision.message
-        return view.id
-
-    async def wait_state(self, bid: int, *states: str, within: float = 20.0) -> BroadcastView:
-        """Wait until the broadcast is in one of `states`."""
-        async with asyncio.timeout(within):
-            while (view := await self.core.broadcasts.view(bid)).state not in states:
-                await asyncio.sleep(0.02)
-        return view
-
-    async def rows(self, bid: int) -> list[dict[str, Any]]:
-        """The broadcast's outbox rows."""
-        async with self.core.db.read() as tx:
-            found = await tx.fetchall(
-                "SELECT phone, state, attempts, provider_id, error FROM outbox "
-                "WHERE broadcast_id = ? ORDER BY id",
-                (bid,),
-            )
-        return [dict(r) for r in found]
+AtRig = Rig[FakeAfricasTalking]
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[AtRig]:
     opts: dict[str, Any] = {"batch": 50, "attempts": 4, "backoff": 0.05, "seed": 7}
     opts |= getattr(request, "param", {})
     fake = FakeAfricasTalking(api_key=AT_KEY, seed=opts.pop("seed"))
     url = await fake.start()
     timeout = opts.pop("timeout", 5.0)
     config = make_config(tmp_path, primary="africastalking", at_url=url, **opts)
-    recorder, clock = Recorder(), ShiftableClock()
-    db = await Database.open(config.database_path)
     async with aiohttp.ClientSession() as session:
         at = AfricasTalkingGateway(
             session=session, username="sandbox", api_key=AT_KEY, base_url=url,
             timeout_seconds=timeout,
         )  # fmt: skip
-        core = build_core(
-            config, db, gateways={"africastalking": at}, clock=clock,
-            notifier=FanOut([recorder]), rng=random.Random(1),
-        )  # fmt: skip
-        await seed_contacts(core, tmp_path, CONTACTS)
-        core.dispatcher.start()
-        try:
-            yield Rig(core, fake, recorder, clock)
-        finally:
-            await core.dispatcher.stop()
-            await db.close()
+        async with open_rig(
+            config, fake, gateways={"africastalking": at}, tmp_path=tmp_path,
+            contacts=(CONTACTS,), clock=ShiftClock(), rng=random.Random(1),
+            message="Exams start Monday 9am, Hall B", recipients=N,
+        ) as rig:  # fmt: skip
+            yield rig
     await fake.stop()
 
 
@@ -144,9 +79,9 @@ def request_failed(req: RecordedRequest) -> bool:
     return req.response_status != 201 or req.fault == "malformed"
 
 
-async def audit(rig: Rig, bid: int) -> list[dict[str, Any]]:
+async def audit(rig: AtRig, bid: int) -> list[dict[str, Any]]:
     """Check every promise of the fault suite; return the outbox rows."""
-    rows, view = await rig.rows(bid), await rig.core.broadcasts.view(bid)
+    rows, view = await rig.outbox(bid), await rig.core.broadcasts.view(bid)
     assert len(rows) == N
     if view.state == "paused":  # staff were told why; what is left waits, nothing was dropped
         assert view.paused_reason and any(view.paused_reason in a for a in rig.recorder.alerts)
@@ -155,17 +90,17 @@ async def audit(rig: Rig, bid: int) -> list[dict[str, Any]]:
         assert view.state == "done", view
         assert {r["state"] for r in rows} <= FINAL, Counter(r["state"] for r in rows)
     history: dict[str, list[RecordedRequest]] = {}
-    for req in rig.fake.requests:
+    for req in rig.side.requests:
         assert len(set(req.recipients)) == len(req.recipients)
         for number in req.recipients:
             history.setdefault(number, []).append(req)
     # Only a refused attempt may be followed by another: no duplicate, no unknown re-sent.
     for number, reqs in history.items():
         assert all(verdict(r, number) == "refused" for r in reqs[:-1]), (number, reqs)
-    taken = Counter(a.number for a in rig.fake.accepted)
+    taken = Counter(a.number for a in rig.side.accepted)
     assert not taken or max(taken.values()) == 1
     sent = {(r["phone"], r["provider_id"]) for r in rows if r["state"] == "sent"}
-    assert sent == {(a.number, a.message_id) for a in rig.fake.accepted}
+    assert sent == {(a.number, a.message_id) for a in rig.side.accepted}
     expected = {
         "sent": "accepted",
         "unknown": "ambiguous",
@@ -183,10 +118,10 @@ async def audit(rig: Rig, bid: int) -> list[dict[str, Any]]:
     return rows
 
 
-def check_backoff(rig: Rig, history: dict[str, list[RecordedRequest]]) -> None:
+def check_backoff(rig: AtRig, history: dict[str, list[RecordedRequest]]) -> None:
     """Gaps between requests, by the fake's clock, are at least what the product promises."""
     d = rig.core.config.dispatch
-    reqs, streak = rig.fake.requests, 0
+    reqs, streak = rig.side.requests, 0
     for before, after in itertools.pairwise(reqs):
         streak = streak + 1 if request_failed(before) else 0
         if streak:  # the router keeps the gateway down: 1 s, doubling, and >= Retry-After
@@ -205,13 +140,13 @@ def check_backoff(rig: Rig, history: dict[str, list[RecordedRequest]]) -> None:
 
 
 @pytest.mark.parametrize("rig", [{"seed": 3, "attempts": 6}], indirect=True)
-async def test_one_request_in_five_answers_http_500(rig: Rig) -> None:
-    rig.fake.faults.fail_http(500, probability=0.2)
+async def test_one_request_in_five_answers_http_500(rig: AtRig) -> None:
+    rig.side.faults.fail_http(500, probability=0.2)
     bid = await rig.broadcast()
     await rig.wait_state(bid, "done")
     rows = await audit(rig, bid)
     assert all(r["state"] == "sent" for r in rows)
-    statuses = [r.response_status for r in rig.fake.requests]
+    statuses = [r.response_status for r in rig.side.requests]
     assert statuses.count(500) == 2 and "500,500" in ",".join(map(str, statuses))  # seed 3
 
 
@@ -220,12 +155,12 @@ async def test_one_request_in_five_answers_http_500(rig: Rig) -> None:
     [({"timeout": 0.4}, "delay"), ({}, "reset"), ({}, "malformed")],
     indirect=["rig"],
 )
-async def test_answer_lost_leaves_the_batch_unknown_and_never_resent(rig: Rig, kind: str) -> None:
-    rig.fake.faults.on_request(1, kind, seconds=1.0)  # delay: answers after the client gave up
+async def test_answer_lost_leaves_the_batch_unknown_and_never_resent(rig: AtRig, kind: str) -> None:
+    rig.side.faults.on_request(1, kind, seconds=1.0)  # delay: answers after the client gave up
     bid = await rig.broadcast()
     await rig.wait_state(bid, "done")
     rows = await audit(rig, bid)
-    lost = rig.fake.requests[1]
+    lost = rig.side.requests[1]
     assert lost.fault == kind and lost.response_status in (None, 201)
     unknown = [r["phone"] for r in rows if r["state"] == "unknown"]
     assert unknown == lost.recipients and len(unknown) == 50
@@ -233,22 +168,22 @@ async def test_answer_lost_leaves_the_batch_unknown_and_never_resent(rig: Rig, k
     assert Counter(r["state"] for r in rows) == {"sent": N - 50, "unknown": 50}
 
 
-async def test_429_retry_after_is_waited_out(rig: Rig) -> None:
-    rig.fake.faults.on_request(2, "http", status=429, retry_after=1.5)
+async def test_429_retry_after_is_waited_out(rig: AtRig) -> None:
+    rig.side.faults.on_request(2, "http", status=429, retry_after=1.5)
     bid = await rig.broadcast()
     await rig.wait_state(bid, "done")
     rows = await audit(rig, bid)
     assert all(r["state"] == "sent" for r in rows)
-    throttled, resumed = rig.fake.requests[2], rig.fake.requests[3]
+    throttled, resumed = rig.side.requests[2], rig.side.requests[3]
     assert throttled.response_status == 429
     assert resumed.timestamp - throttled.timestamp >= 1.5  # also checked by the audit
-    again = [r for r in rig.fake.requests[3:] if set(r.recipients) & set(throttled.recipients)]
+    again = [r for r in rig.side.requests[3:] if set(r.recipients) & set(throttled.recipients)]
     assert again and all(r.timestamp - throttled.timestamp >= 1.5 for r in again)
 
 
 @pytest.mark.parametrize("rig", [{"backoff": 0.1}], indirect=True)
-async def test_batch_with_some_recipients_failing(rig: Rig) -> None:
-    faults = rig.fake.faults
+async def test_batch_with_some_recipients_failing(rig: AtRig) -> None:
+    faults = rig.side.faults
     flaky, flakier = NUMBERS[10:30], NUMBERS[100:110]
     permanent = dict(zip(NUMBERS[200:205], (401, 403, 407, 409, 403), strict=True))
     for n in flaky:
@@ -271,27 +206,28 @@ async def test_batch_with_some_recipients_failing(rig: Rig) -> None:
     assert contact is not None and contact.optout_source == "carrier"
 
 
-async def test_insufficient_balance_halfway_pauses_then_resumes(rig: Rig) -> None:
-    rig.fake.faults.insufficient_balance_after(N // 2 + 10)  # runs out inside a batch
+async def test_insufficient_balance_halfway_pauses_then_resumes(rig: AtRig) -> None:
+    rig.side.faults.insufficient_balance_after(N // 2 + 10)  # runs out inside a batch
     bid = await rig.broadcast()
     view = await rig.wait_state(bid, "paused")
     assert "insufficient balance" in (view.paused_reason or "")
     async with asyncio.timeout(5):  # the request in flight when it paused settles too
-        while any(r["state"] in ("claimed", "sending") for r in await rig.rows(bid)):
+        while any(r["state"] in ("claimed", "sending") for r in await rig.outbox(bid)):
             await asyncio.sleep(0.02)
     rows = await audit(rig, bid)
     assert Counter(r["state"] for r in rows) == {"sent": N // 2 + 10, "queued": N // 2 - 10}
-    assert len(rig.fake.accepted) == N // 2 + 10
-    paused_at = len(rig.fake.requests)
-    rig.fake.faults.clear()  # topped up
+    assert len(rig.side.accepted) == N // 2 + 10
+    paused_at = len(rig.side.requests)
+    rig.side.faults.clear()  # topped up
     assert await rig.core.broadcasts.set_paused(bid, paused=False, actor="dean")
     await asyncio.sleep(0.4)  # resumed, but the refused rows wait a minute: nothing may go yet
-    assert len(rig.fake.requests) == paused_at
-    rig.clock.shift, moved = 61.0, time.monotonic()  # a minute later
+    assert len(rig.side.requests) == paused_at
+    assert isinstance(rig.clock, ShiftClock)
+    rig.clock.offset, moved = timedelta(seconds=61), time.monotonic()  # a minute later
     await rig.wait_state(bid, "done")
-    assert all(r.timestamp > moved for r in rig.fake.requests[paused_at:])
+    assert all(r.timestamp > moved for r in rig.side.requests[paused_at:])
     rows = await audit(rig, bid)
-    assert all(r["state"] == "sent" for r in rows) and len(rig.fake.accepted) == N
+    assert all(r["state"] == "sent" for r in rows) and len(rig.side.accepted) == N
 
 
 # --- everything at once, seeded ------------------------------------------------------------
@@ -302,9 +238,9 @@ CHAOS_SEEDS = [int(s) for s in os.environ.get("SMSOPS_FAULT_SEEDS", "20261120").
 
 @pytest.mark.parametrize("seed", CHAOS_SEEDS)
 @pytest.mark.parametrize("rig", [{"timeout": 0.4, "attempts": 5}], indirect=True)
-async def test_chaos(rig: Rig, seed: int) -> None:
+async def test_chaos(rig: AtRig, seed: int) -> None:
     rng = random.Random(seed)
-    faults = rig.fake.faults
+    faults = rig.side.faults
     for n in NUMBERS:
         roll = rng.random()
         if roll < 0.08:
@@ -325,9 +261,9 @@ async def test_chaos(rig: Rig, seed: int) -> None:
     rows = await audit(rig, bid)
     assert not faults.script, f"seed {seed}: faults never fired: {faults.script}"
     states = Counter(r["state"] for r in rows)
-    lost = sum(len(r.recipients) for r in rig.fake.requests if r.fault in AMBIGUOUS_FAULTS)
+    lost = sum(len(r.recipients) for r in rig.side.requests if r.fault in AMBIGUOUS_FAULTS)
     assert states["unknown"] == lost and states["sent"] > N * 0.6, (seed, script, states)
     assert states["failed"] >= 1, (seed, states)
-    assert [r.fault for r in rig.fake.requests if r.fault] == [
+    assert [r.fault for r in rig.side.requests if r.fault] == [
         k.split(":")[0] for k in script.values()
     ]

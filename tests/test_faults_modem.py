@@ -7,7 +7,6 @@ say the SIM is busy. The audit reads the outbox and everything each fake took or
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import random
@@ -21,17 +20,17 @@ import pytest
 
 from bot.clock import Clock
 from bot.core import Core, build_core
-from bot.notify import FanOut, NullNotifier
+from bot.notify import FanOut
 from bot.server import build_modem_pool, modem_inbound
-from bot.views import BroadcastView
 from gateway.base import DeliveryReport
 from gateway.modem.errors import BUSY_CME, BUSY_CMS, error_code
-from gateway.modem.pool import ModemPoolGateway
 from storage.db import Database
 from storage.modem_usage import SqlUsageLedger
 from tests.fakes.modem import FakeModem
-from tests.helpers import make_config, seed_contacts
-from tests.modem_helpers import FAST
+from tests.support.base import make_config, seed_contacts
+from tests.support.modem import FAST, Modems
+from tests.support.recorder import Recorder
+from tests.support.rig import Rig
 
 N = 60
 NUMBERS = [f"+2547{i:08d}" for i in range(40_000_001, 40_000_001 + N)]
@@ -40,16 +39,6 @@ FINAL = {"sent", "failed", "unknown", "skipped"}
 SETTINGS = replace(FAST, busy_delay_seconds=0.1)
 BACKOFF = 0.1
 EPS = 0.005
-
-
-class Recorder(NullNotifier):
-    """What the core told staff."""
-
-    def __init__(self) -> None:
-        self.alerts: list[str] = []
-
-    async def alert(self, text: str) -> None:
-        self.alerts.append(text)
 
 
 @dataclass(frozen=True)
@@ -61,51 +50,31 @@ class Try:
     answer: str  # "taken", or the error line the fake answered
 
 
-@dataclass
-class Rig:
-    core: Core
-    pool: ModemPoolGateway
-    fakes: dict[str, FakeModem]
+ModemRig = Rig[Modems]
 
-    async def broadcast(self) -> int:
-        """Compose and approve a broadcast to every contact; return its id."""
-        people = self.core.config.people
-        view = await self.core.broadcasts.compose(
-            audience="club:ict", message="Graduation list is out", requester=people["registrar"]
-        )
-        assert view.recipients == N
-        decision = await self.core.broadcasts.approve(view.id, person=people["dean"])
-        assert decision.outcome == "approved", decision.message
-        return view.id
 
-    async def wait_done(self, bid: int, within: float = 20.0) -> BroadcastView:
-        """Wait until the broadcast is done."""
-        async with asyncio.timeout(within):
-            while (view := await self.core.broadcasts.view(bid)).state != "done":
-                await asyncio.sleep(0.02)
-        return view
+def shared_errors(rig: ModemRig) -> dict[str, deque[str]]:
+    """One table of per-number answers that both modems consume from."""
+    table: dict[str, deque[str]] = {}
+    for fake in rig.side.fakes.values():
+        fake.faults.number_errors = table
+    return table
 
-    def shared_errors(self) -> dict[str, deque[str]]:
-        """One table of per-number answers that both modems consume from."""
-        table: dict[str, deque[str]] = {}
-        for fake in self.fakes.values():
-            fake.faults.number_errors = table
-        return table
 
-    def tries(self) -> dict[str, list[Try]]:
-        """Every PDU the fakes read, by destination number, in time order."""
-        out: dict[str, list[Try]] = {}
-        for modem, fake in self.fakes.items():
-            for s in fake.submitted:
-                out.setdefault(s.decoded.number, []).append(Try(s.at, modem, "taken"))
-            for r in fake.refusals:
-                if r.number is not None:
-                    out.setdefault(r.number, []).append(Try(r.at, modem, r.answer))
-        return {n: sorted(t, key=lambda x: x.at) for n, t in out.items()}
+def pdus_read(rig: ModemRig) -> dict[str, list[Try]]:
+    """Every PDU the fakes read, by destination number, in time order."""
+    out: dict[str, list[Try]] = {}
+    for modem, fake in rig.side.fakes.items():
+        for s in fake.submitted:
+            out.setdefault(s.decoded.number, []).append(Try(s.at, modem, "taken"))
+        for r in fake.refusals:
+            if r.number is not None:
+                out.setdefault(r.number, []).append(Try(r.at, modem, r.answer))
+    return {n: sorted(t, key=lambda x: x.at) for n, t in out.items()}
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path) -> AsyncIterator[ModemRig]:
     fakes = {f"m{i}": FakeModem(tmp_path / f"ttyUSB{i}", noise=i == 1) for i in (1, 2)}
     extra = "".join(
         f'\n[gateways.modem.{m}]\nport = "{f.link}"\ndaily_limit = 500\npace_seconds = 0\n'
@@ -124,9 +93,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         config, on_inbound=modem_inbound(holder), on_report=on_report,
         ledger=SqlUsageLedger(db), now=Clock().now, settings=SETTINGS,
     )  # fmt: skip
+    clock = Clock()
+    recorder = Recorder(clock)
     core = build_core(
-        config, db, gateways={"modem": pool}, clock=Clock(),
-        notifier=FanOut([Recorder()]), rng=random.Random(1),
+        config, db, gateways={"modem": pool}, clock=clock,
+        notifier=FanOut([recorder]), rng=random.Random(1),
     )  # fmt: skip
     holder.append(core)
     await seed_contacts(core, tmp_path, CONTACTS)
@@ -135,7 +106,10 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         assert await driver.wait_ready(5)
     core.dispatcher.start()
     try:
-        yield Rig(core, pool, fakes)
+        yield Rig(
+            core, Modems(pool, fakes), recorder, clock,
+            message="Graduation list is out", recipients=N,
+        )  # fmt: skip
     finally:
         await core.dispatcher.stop()
         await pool.close()
@@ -145,16 +119,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             fake.stop()
 
 
-async def audit(rig: Rig, bid: int) -> dict[str, dict[str, Any]]:
+async def audit(rig: ModemRig, bid: int) -> dict[str, dict[str, Any]]:
     """Every row final; each number taken at most once and never tried after; backoff kept."""
-    async with rig.core.db.read() as tx:
-        found = await tx.fetchall(
-            "SELECT phone, state, attempts, provider_id, error FROM outbox WHERE broadcast_id = ?",
-            (bid,),
-        )
-    rows = {r["phone"]: dict(r) for r in found}
+    rows = {r["phone"]: r for r in await rig.outbox(bid)}
     assert len(rows) == N and {r["state"] for r in rows.values()} <= FINAL
-    tries = rig.tries()
+    tries = pdus_read(rig)
     for number, row in rows.items():
         mine = tries.get(number, [])
         taken = [t for t in mine if t.answer == "taken"]
@@ -185,8 +154,8 @@ def check_backoff(tries: dict[str, list[Try]]) -> None:
             attempt += 1
 
 
-async def test_port_vanishes_mid_send_and_comes_back(rig: Rig) -> None:
-    a, b = rig.fakes["m1"], rig.fakes["m2"]
+async def test_port_vanishes_mid_send_and_comes_back(rig: ModemRig) -> None:
+    a, b = rig.side.fakes["m1"], rig.side.fakes["m2"]
     a.faults.vanish_after_pdu, a.faults.vanish_from, a.faults.replug_after = 1, 10, 0.2
     b.faults.vanish_before_prompt, b.faults.vanish_from, b.faults.replug_after = 1, 15, 0.2
     bid = await rig.broadcast()
@@ -197,17 +166,17 @@ async def test_port_vanishes_mid_send_and_comes_back(rig: Rig) -> None:
     assert a.submitted[10].decoded.number == lost["phone"]  # the 11th PDU: taken, then gone
     assert view.counts.sent == N - 1
     assert [r.answer for r in b.refusals] == ["vanished before the prompt"]
-    assert [d.connects for d in rig.pool.drivers.values()] == [2, 2]
+    assert [d.connects for d in rig.side.pool.drivers.values()] == [2, 2]
     assert len(a.submitted) > 11 and len(b.submitted) > 15  # both came back and went on
     # m1 sends again only once its port is back (0.2 s) and the driver started it up again
     gone = a.submitted[10].at
     assert a.submitted[11].at - gone >= 0.2
-    assert all(t.at <= gone or t.at - gone >= 0.2 for ts in rig.tries().values() for t in ts
+    assert all(t.at <= gone or t.at - gone >= 0.2 for ts in pdus_read(rig).values() for t in ts
                if t.modem == "m1")  # fmt: skip
 
 
-async def test_cms_error_500_is_retried_and_never_repeated(rig: Rig) -> None:
-    errors = rig.shared_errors()
+async def test_cms_error_500_is_retried_and_never_repeated(rig: ModemRig) -> None:
+    errors = shared_errors(rig)
     for n in NUMBERS[5:15]:
         errors[n] = deque(["+CMS ERROR: 500"])
     for n in NUMBERS[30:35]:
@@ -229,8 +198,8 @@ async def test_cms_error_500_is_retried_and_never_repeated(rig: Rig) -> None:
     )
 
 
-async def test_sim_busy_is_waited_out(rig: Rig) -> None:
-    errors = rig.shared_errors()
+async def test_sim_busy_is_waited_out(rig: ModemRig) -> None:
+    errors = shared_errors(rig)
     for n in NUMBERS[3:9]:
         errors[n] = deque(["+CME ERROR: 14"] * 2)  # within the driver's busy retries
     errors[NUMBERS[20]] = deque(["+CME ERROR: 515", "+CMS ERROR: 314", "+CME ERROR: 14"])
@@ -239,7 +208,7 @@ async def test_sim_busy_is_waited_out(rig: Rig) -> None:
     view = await rig.wait_done(bid)
     rows = await audit(rig, bid)
     assert view.counts.sent == N and all(r["attempts"] == 1 for r in rows.values())
-    tries = rig.tries()
+    tries = pdus_read(rig)
     assert all(len(tries[n]) == 3 for n in NUMBERS[3:9])
     assert len({t.modem for t in tries[NUMBERS[50]]}) == 2  # handed to the other modem
     assert not any(errors.values())
@@ -250,9 +219,9 @@ CHAOS_SEEDS = [int(s) for s in os.environ.get("SMSOPS_FAULT_SEEDS", "7").split("
 
 
 @pytest.mark.parametrize("seed", CHAOS_SEEDS)
-async def test_chaos(rig: Rig, seed: int) -> None:
+async def test_chaos(rig: ModemRig, seed: int) -> None:
     rng = random.Random(seed)
-    errors = rig.shared_errors()
+    errors = shared_errors(rig)
     answers = ["+CMS ERROR: 500", "+CME ERROR: 14", "+CMS ERROR: 314", "+CMS ERROR: 38"]
     for n in NUMBERS:
         roll = rng.random()
@@ -260,7 +229,7 @@ async def test_chaos(rig: Rig, seed: int) -> None:
             errors[n] = deque(rng.choice(answers) for _ in range(rng.randint(1, 3)))
         elif roll < 0.28:
             errors[n] = deque(["+CMS ERROR: 1"])
-    a, b = rig.fakes["m1"], rig.fakes["m2"]
+    a, b = rig.side.fakes["m1"], rig.side.fakes["m2"]
     a.faults.vanish_after_pdu, a.faults.vanish_from = 1, rng.randint(3, 8)
     b.faults.vanish_before_prompt, b.faults.vanish_from = 1, rng.randint(18, 24)
     a.faults.replug_after = b.faults.replug_after = rng.uniform(0.05, 0.5)

@@ -24,24 +24,22 @@ from yarl import URL
 
 from bot.server import build_app
 from handlers.routes import add_routes
-from tests.chat_helpers import (
+from tests.fakes.slack import FakeSlack, block_actions_body, slash_command_body
+from tests.fakes.telegram import command_update
+from tests.support import db
+from tests.support.base import ADMIN_TOKEN, API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN
+from tests.support.chat import (
     APPROVER,
     SIGNING_SECRET,
-    SLACK_TOKEN,
     STAFF,
-    TG_BOT_ID,
     TG_SECRET,
-    TG_TOKEN,
     chat_config,
     core_of,
-    running,
 )
-from tests.fakes.slack import FakeSlack, block_actions_body, slash_command_body
-from tests.fakes.telegram import FakeTelegram, command_update
-from tests.helpers import ADMIN_TOKEN, API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN
+from tests.support.db import Snapshot
+from tests.support.security import CONSOLE_TOKEN, all_fronts
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CONSOLE_TOKEN = "fuzz-console-token-0123456789abcdef"
 #: Examples per route; FUZZ_EXAMPLES=500 for a longer hunt.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 
@@ -68,7 +66,7 @@ ROUTES = [
 
 
 @dataclass
-class Rig:
+class Target:
     """The running app, its fakes, and the seeds that look like what each sender really sends."""
 
     server: TestServer
@@ -82,7 +80,7 @@ class Rig:
 
 
 def _family(template: str) -> str:
-    """Which kind of genuine body a route takes (the key into Rig.seeds)."""
+    """Which kind of genuine body a route takes (the key into Target.seeds)."""
     for prefix, family in (
         ("/callbacks/africastalking/{secret}/delivery", "dlr"),
         ("/callbacks/africastalking/{secret}/inbound", "inbound"),
@@ -132,26 +130,13 @@ def _seeds(slack: FakeSlack) -> dict[str, list[bytes]]:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    async with (
-        FakeSlack(token=SLACK_TOKEN) as slack,
-        FakeTelegram(token=TG_TOKEN, bot_id=TG_BOT_ID) as telegram,
-    ):
-        config = chat_config(
-            tmp_path,
-            slack_url=slack.api_url,
-            telegram_url=telegram.api_url,
-            console_token=CONSOLE_TOKEN,
-        )
-        connector = TCPConnector(force_close=True)  # a refused body may end its connection
-        async with (
-            running(config, tmp_path) as server,
-            ClientSession(connector=connector) as session,
-        ):
-            core = core_of(server)  # broadcast 1 exists, so the {id} routes can reach it
-            registrar = core.config.people["registrar"]
-            await core.broadcasts.compose(audience="club:ict", message="Hi", requester=registrar)
-            yield Rig(server, session, _seeds(slack))
+async def target(tmp_path: Path) -> AsyncIterator[Target]:
+    connector = TCPConnector(force_close=True)  # a refused body may end its connection
+    async with all_fronts(tmp_path) as fronts, ClientSession(connector=connector) as session:
+        core = fronts.core  # broadcast 1 exists, so the {id} routes can reach it
+        registrar = core.config.people["registrar"]
+        await core.broadcasts.compose(audience="club:ict", message="Hi", requester=registrar)
+        yield Target(fronts.server, session, _seeds(fronts.slack.fake))
 
 
 # --- strategies -------------------------------------------------------------------------------
@@ -243,10 +228,10 @@ def _mutate_form(raw: bytes, key: str, value: str, *, drop: bool) -> bytes:
 
 
 @st.composite
-def bodies(draw: st.DrawFn, rig: Rig, template: str) -> bytes:
+def bodies(draw: st.DrawFn, target: Target, template: str) -> bytes:
     """The route's genuine bodies, mutated ones, junk, broken UTF-8, odd JSON, or too much."""
-    own = rig.seeds[_family(template)]
-    every = [b for family in rig.seeds.values() for b in family]
+    own = target.seeds[_family(template)]
+    every = [b for family in target.seeds.values() for b in family]
     kind = draw(
         st.sampled_from(
             ["own", "own", "mutated", "mutated", "other", "bytes", "utf8", "json", "deep"]
@@ -278,7 +263,7 @@ def bodies(draw: st.DrawFn, rig: Rig, template: str) -> bytes:
     if kind == "multipart":
         part = st.tuples(FIELDS, st.none() | st.just("x.csv"), st.binary(max_size=40))
         return _multipart(draw(st.lists(part, max_size=4)))
-    return b"x" * (rig.limit + draw(st.integers(1, 100_000)))
+    return b"x" * (target.limit + draw(st.integers(1, 100_000)))
 
 
 @dataclass
@@ -306,7 +291,7 @@ def _right(path: str) -> dict[str, str]:
 
 
 @st.composite
-def requests(draw: st.DrawFn, rig: Rig, route: tuple[str, str]) -> Req:
+def requests(draw: st.DrawFn, target: Target, route: tuple[str, str]) -> Req:
     """One request aimed at a route: mostly what a real sender sends, with parts fuzzed."""
     method, template = route
     other = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
@@ -317,9 +302,8 @@ def requests(draw: st.DrawFn, rig: Rig, route: tuple[str, str]) -> Req:
 
     path = template.replace("{secret}", quote(pick(CALLBACK_SECRET, SECRETS | TEXT), safe=""))
     path = path.replace("{id}", quote(pick("1", IDS), safe=""))
-    body = (
-        draw(bodies(rig, template)) if method not in ("GET", "HEAD") or draw(st.booleans()) else b""
-    )
+    with_body = method not in ("GET", "HEAD") or draw(st.booleans())
+    body = draw(bodies(target, template)) if with_body else b""
     right = _right(template)
     if template.startswith("/api/"):
         right["Authorization"] = draw(TOKENS)
@@ -349,49 +333,31 @@ def requests(draw: st.DrawFn, rig: Rig, route: tuple[str, str]) -> Req:
 # --- the properties ---------------------------------------------------------------------------
 
 
-#: A refused approval is audited on purpose (who tried what); that row is the one allowed write.
-REFUSALS_AUDITED = "SELECT * FROM audit_log WHERE action NOT LIKE '%refused'"
-
-
-async def snapshot(rig: Rig) -> dict[str, list[str]]:
+async def snapshot(target: Target) -> Snapshot:
     """Every row of every table (audit rows of refusals aside), in a stable order."""
-    async with core_of(rig.server).db.read() as tx:
-        query = "SELECT name FROM sqlite_master WHERE type = 'table'"
-        names = [str(r["name"]) for r in await tx.fetchall(query)]
-        tables = {}
-        for name in names:
-            sql = REFUSALS_AUDITED if name == "audit_log" else f'SELECT * FROM "{name}"'
-            tables[name] = sorted(repr(tuple(r)) for r in await tx.fetchall(sql))
-        return tables
+    # A refused approval is audited on purpose (who tried what); that row is the one allowed write.
+    return await db.snapshot(core_of(target.server).db, internal=True, refusals=False)
 
 
-IN_FLIGHT = (
-    "SELECT COUNT(*) FROM outbox WHERE state = 'sending' "
-    "OR (state = 'queued' AND next_attempt_at <= ?) "
-    "OR (state = 'sent' AND delivery_status IS NULL)"
-)
-
-
-async def settle(rig: Rig) -> dict[str, list[str]]:
+async def settle(target: Target) -> Snapshot:
     """Wait until work a 2xx started (sends, deliveries, replies) is done; the quiet snapshot."""
-    last = await snapshot(rig)
-    if not rig.busy:
+    last = await snapshot(target)
+    if not target.busy:
         return last
     async with asyncio.timeout(10):
         while True:
             await asyncio.sleep(0.04)
-            async with core_of(rig.server).db.read() as tx:
-                moving = await tx.scalar(IN_FLIGHT, (time.time() + 1,))
-            now = await snapshot(rig)
+            moving = await db.in_flight(core_of(target.server).db, time.time() + 1)
+            now = await snapshot(target)
             if now == last and not moving:
-                rig.busy = False
+                target.busy = False
                 return now
             last = now
 
 
-async def send(rig: Rig, req: Req) -> tuple[int, bytes]:
-    url = URL(str(rig.server.make_url("/")).rstrip("/") + req.path, encoded=True)
-    async with rig.session.request(
+async def send(target: Target, req: Req) -> tuple[int, bytes]:
+    url = URL(str(target.server.make_url("/")).rstrip("/") + req.path, encoded=True)
+    async with target.session.request(
         req.method,
         url,
         data=req.body,
@@ -420,20 +386,20 @@ def test_every_route_is_fuzzed(tmp_path: Path) -> None:
 )
 @given(data=st.data())
 async def test_no_request_gets_a_5xx_and_a_4xx_writes_nothing(
-    rig: Rig, route: tuple[str, str], data: st.DataObject
+    target: Target, route: tuple[str, str], data: st.DataObject
 ) -> None:
-    before = await settle(rig)
-    req = data.draw(requests(rig, route))
-    status, body = await send(rig, req)
+    before = await settle(target)
+    req = data.draw(requests(target, route))
+    status, body = await send(target, req)
     event(f"status {status}")
-    rig.busy = rig.busy or (status < 400 and req.method not in ("GET", "HEAD"))
+    target.busy = target.busy or (status < 400 and req.method not in ("GET", "HEAD"))
     assert status < 500, (status, body[:300])
     if 400 <= status < 500:
-        assert await snapshot(rig) == before, (status, body[:300])
+        assert await snapshot(target) == before, (status, body[:300])
         parsed_by_app = "Content-Encoding" not in req.headers  # else aiohttp's parser may answer
         chat = route[1].startswith(("/slack", "/telegram"))
         if parsed_by_app and req.method != "HEAD" and not chat:
             error = json.loads(body)["error"]
             assert set(error) == {"code", "message"} and error["message"]
-    health, _ = await send(rig, Req("GET", "/healthz", {}, b""))
+    health, _ = await send(target, Req("GET", "/healthz", {}, b""))
     assert health == 200

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from handlers.entry import main
-from tests.helpers import AT_KEY, write_config
-from tests.test_serve import free_port
+from tests.support.base import AT_KEY, free_port, write_config
 
 
 @pytest.fixture(scope="module")

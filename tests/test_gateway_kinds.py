@@ -19,7 +19,7 @@ from gateway.kinds import BY_NAME, KINDS, NAMES, SIMULATOR
 from gateway.modem.pool import ModemPoolGateway
 from handlers.callbacks import add_callback_routes
 from handlers.entry import main
-from tests.helpers import AT_KEY, CALLBACK_SECRET, make_config, write_config
+from tests.support.base import AT_KEY, CALLBACK_SECRET, make_config, write_config
 
 logger = logging.getLogger(__name__)
 

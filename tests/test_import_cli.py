@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from handlers.entry import main
-from tests.helpers import write_config
+from tests.support.base import SAME_NUMBER_FORMS, write_config
+from tests.support.db import DbFile
 
 FIXTURES = Path(__file__).parent / "fixtures" / "contacts"
 
@@ -32,9 +32,10 @@ class Cli:
         assert code == 0, err
         return json.loads(out)
 
-    def db_rows(self, sql: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.config.parent / "test.db") as conn:
-            return conn.execute(sql).fetchall()
+    @property
+    def db(self) -> DbFile:
+        """The config's database file."""
+        return DbFile(self.config.parent / "test.db")
 
 
 @pytest.fixture
@@ -45,10 +46,10 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
 def test_google_contacts_export(cli: Cli) -> None:
     report = cli.json("contacts", "import", str(FIXTURES / "google_contacts.csv"))
     assert set(report) >= {"imported", "updated", "unchanged", "skipped", "groups"}
-    phones = {r[0] for r in cli.db_rows("SELECT phone FROM contacts")}
+    phones = {r[0] for r in cli.db.tuples("contacts", "phone")}
     # one cell held two numbers separated by " ::: "; each became a contact with that name
     assert {"+254712345678", "+254733111222"} <= phones
-    names = dict(cli.db_rows("SELECT phone, name FROM contacts"))
+    names = dict(cli.db.tuples("contacts", "phone", "name"))
     assert names["+254733111222"] == names["+254712345678"] or names["+254733111222"]
     reasons = {s["reason"] for s in report["skipped"]}
     assert any("fixed line" in r for r in reasons)
@@ -57,14 +58,14 @@ def test_google_contacts_export(cli: Cli) -> None:
 def test_reimport_changes_nothing(cli: Cli) -> None:
     first = cli.json("contacts", "import", str(FIXTURES / "outlook_contacts.csv"))
     assert first["imported"] > 0
-    before = cli.db_rows("SELECT * FROM contacts ORDER BY id")
-    members = cli.db_rows("SELECT * FROM memberships ORDER BY 1, 2")
+    before = cli.db.tuples("contacts")
+    members = cli.db.tuples("memberships", order="1, 2")
     again = cli.json("contacts", "import", str(FIXTURES / "outlook_contacts.csv"))
     assert again["imported"] == 0 and again["updated"] == 0
     assert again["unchanged"] == first["imported"] + first["updated"] + first["unchanged"]
-    after = cli.db_rows("SELECT * FROM contacts ORDER BY id")
+    after = cli.db.tuples("contacts")
     assert [r[:6] for r in before] == [r[:6] for r in after]
-    assert members == cli.db_rows("SELECT * FROM memberships ORDER BY 1, 2")
+    assert members == cli.db.tuples("memberships", order="1, 2")
 
 
 @pytest.mark.parametrize(
@@ -84,20 +85,13 @@ def test_reimport_changes_nothing(cli: Cli) -> None:
 def test_every_fixture_imports(cli: Cli, name: str) -> None:
     report = cli.json("contacts", "import", str(FIXTURES / name))
     assert report["imported"] > 0, report
-    for (phone,) in cli.db_rows("SELECT phone FROM contacts"):
+    for (phone,) in cli.db.tuples("contacts", "phone"):
         assert phone.startswith("+") and phone[1:].isdigit()
 
 
 def test_same_number_in_every_format_is_one_contact(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "forms.csv"
-    forms = [
-        "0712345678",
-        "712345678",
-        "254712345678",
-        "+254 712 345 678",
-        "0712-345-678",
-        "(0712) 345678",
-    ]
+    forms = SAME_NUMBER_FORMS
     path.write_text(
         "name,phone\n" + "".join(f'Person {i},"{f}"\n' for i, f in enumerate(forms)),
         encoding="utf-8",
@@ -108,7 +102,7 @@ def test_same_number_in_every_format_is_one_contact(cli: Cli, tmp_path: Path) ->
     assert [(s["where"], s["reason"]) for s in report["skipped"]] == [
         (f"row {i}", "duplicate of row 2") for i in range(3, 8)
     ]
-    assert cli.db_rows("SELECT phone, name FROM contacts") == [("+254712345678", "Person 0")]
+    assert cli.db.tuples("contacts", "phone", "name") == [("+254712345678", "Person 0")]
 
 
 def test_group_flag_and_columns(cli: Cli, tmp_path: Path) -> None:
@@ -130,19 +124,19 @@ def test_opted_out_contact_stays_opted_out(cli: Cli, tmp_path: Path) -> None:
     path.write_text("Name,Phone\nAmina Hassan,0712000201\n", encoding="utf-8")
     report = cli.json("contacts", "import", str(path))
     assert report["updated"] == 1
-    rows = cli.db_rows("SELECT name, opted_out_at, optout_source FROM contacts")
+    rows = cli.db.tuples("contacts", "name", "opted_out_at", "optout_source")
     assert rows[0][0] == "Amina Hassan" and rows[0][1] is not None and rows[0][2] == "staff"
-    actions = [r[0] for r in cli.db_rows("SELECT action FROM audit_log ORDER BY id")]
+    actions = [r[0] for r in cli.db.tuples("audit_log", "action")]
     assert actions.count("contact.optout") == 1
     assert cli("contacts", "optin", "+254712000201")[0] == 0
-    assert cli.db_rows("SELECT opted_out_at FROM contacts") == [(None,)]
+    assert cli.db.tuples("contacts", "opted_out_at") == [(None,)]
 
 
 def test_dry_run_writes_nothing(cli: Cli) -> None:
     report = cli.json("contacts", "import", str(FIXTURES / "students.xlsx"), "--dry-run")
     assert report["imported"] > 0 and report["dry_run"] is True
-    assert cli.db_rows("SELECT COUNT(*) FROM contacts") == [(0,)]
-    assert cli.db_rows("SELECT COUNT(*) FROM audit_log") == [(0,)]
+    assert cli.db.count("contacts") == 0
+    assert cli.db.count("audit_log") == 0
 
 
 @pytest.mark.parametrize(
@@ -161,7 +155,7 @@ def test_bad_input_one_line_nothing_written(cli: Cli, name: str, message: str) -
     assert code != 0
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in err
-    assert cli.db_rows("SELECT COUNT(*) FROM contacts") == [(0,)]
+    assert cli.db.count("contacts") == 0
 
 
 def test_directory_is_refused(cli: Cli, tmp_path: Path) -> None:
@@ -176,7 +170,7 @@ def test_failure_midway_rolls_back(cli: Cli, tmp_path: Path) -> None:
     path.write_bytes(("name,phone\n" + good).encode() + b"\x00" * 5000 + b"\n")
     code, _, err = cli("contacts", "import", str(path))
     assert code != 0, err
-    assert cli.db_rows("SELECT COUNT(*) FROM contacts") == [(0,)]
+    assert cli.db.count("contacts") == 0
 
 
 def test_export_round_trips(cli: Cli, tmp_path: Path) -> None:
@@ -204,7 +198,7 @@ def test_groups_create_and_filtered_list(cli: Cli, tmp_path: Path) -> None:
     assert [c["phone"] for c in listed] == ["+254712000301"]
     groups = {g["label"]: g for g in cli.json("groups", "list")}
     assert groups["club:ict"]["joinable"] is True
-    actions = {r[0] for r in cli.db_rows("SELECT action FROM audit_log")}
+    actions = {r[0] for r in cli.db.tuples("audit_log", "action")}
     assert {"group.create", "contacts.import"} <= actions
 
 
@@ -214,8 +208,7 @@ def test_db_backup(cli: Cli, tmp_path: Path) -> None:
     cli.json("contacts", "import", str(path))
     target = tmp_path / "backup.db"
     assert cli("db", "backup", str(target))[0] == 0
-    with sqlite3.connect(target) as conn:
-        assert conn.execute("SELECT phone FROM contacts").fetchall() == [("+254712000401",)]
+    assert DbFile(target).tuples("contacts", "phone") == [("+254712000401",)]
     code, _, err = cli("db", "backup", str(target))
     assert code != 0 and "already exists" in err
 
@@ -234,6 +227,6 @@ def test_repeated_number_is_reported_and_reimport_is_quiet(cli: Cli, tmp_path: P
         assert lines[0] == f"parents.csv: {verb}, skipped 1"
         assert "  skipped row 3: '0712000501': duplicate of row 2" in lines
         assert any(line.startswith("  repeated numbers 1: the first row") for line in lines)
-    assert cli.db_rows("SELECT name FROM contacts") == [("Mary Parent",)]
+    assert cli.db.tuples("contacts", "name") == [("Mary Parent",)]
     listed = cli.json("contacts", "list")
     assert listed[0]["groups"] == ["class:form-1", "class:form-2"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +15,7 @@ from bot.clock import FrozenClock
 from bot.contacts.importer import BATCH, ContactImporter, ImportReport
 from bot.contacts.phones import PhoneNormaliser
 from storage.db import Database
+from tests.support.db import DbFile
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +43,9 @@ class Importer:
 
     def contacts(self) -> dict[str, tuple[str, str, str, list[str]]]:
         """phone -> (name, first name, updated_at, group labels), read straight from the file."""
-        with contextlib.closing(sqlite3.connect(self.path)) as conn:
-            rows = conn.execute(
-                "SELECT c.phone, c.name, c.first_name, c.updated_at, g.label FROM contacts c "
-                "LEFT JOIN memberships m ON m.contact_id = c.id "
-                "LEFT JOIN groups g ON g.id = m.group_id ORDER BY c.phone, g.label"
-            ).fetchall()
+        rows = DbFile(self.path).contacts_with_groups()
         out: dict[str, tuple[str, str, str, list[str]]] = {}
-        for phone, name, first, updated, label in rows:
+        for phone, name, first, updated, label in (r.values() for r in rows):
             out.setdefault(phone, (name, first, updated, []))[3].extend([label] if label else [])
         return out
 

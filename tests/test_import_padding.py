@@ -19,7 +19,7 @@ import pytest
 
 from bot.contacts.files import read_contacts
 from bot.contacts.files.model import MAX_ROWS
-from tests.test_file_bombs import MAX_GROWTH, MB, Cli, Run, deflated, with_part, write_zip
+from tests.support.files import MAX_GROWTH, MB, Cli, Run, deflated, with_part, write_zip
 
 logger = logging.getLogger(__name__)
 

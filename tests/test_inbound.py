@@ -18,27 +18,18 @@ from bot.contacts.phones import PhoneError
 from bot.core import Core
 from bot.errors import NotFound, UserError
 from bot.inbound.service import InboundResult
-from bot.notify import FanOut, NullNotifier
-from bot.views import InboxView
+from bot.notify import FanOut
 from gateway.base import InboundSms, OutgoingMessage, RecipientResult
 from gateway.simulator.gateway import SimulatorGateway
 from handlers.entry import main as cli_main
 from storage import audit
-from tests.helpers import frozen, make_config, open_core, seed_contacts, write_config
+from tests.support import db
+from tests.support.base import frozen, make_config, open_core, seed_contacts, write_config
+from tests.support.recorder import Recorder
 
 ACHIENG, BRIAN, CHEBET, DAVID, ESTHER = (f"+2547123450{i:02d}" for i in range(1, 6))
 STRANGER = "+254799000111"
 _ids = itertools.count(1)
-
-
-class InboxRecorder(NullNotifier):
-    """Keeps the inbox messages the core handed to chat fronts."""
-
-    def __init__(self) -> None:
-        self.messages: list[InboxView] = []
-
-    async def inbox(self, message: InboxView) -> None:
-        self.messages.append(message)
 
 
 async def sms(
@@ -49,15 +40,8 @@ async def sms(
     return await core.inbound.handle(InboundSms(gateway, provider_id, sender, "20880", text))
 
 
-async def rows(core: Core, sql: str, *params: Any) -> list[dict[str, Any]]:
-    async with core.db.read() as tx:
-        return [dict(r) for r in await tx.fetchall(sql, params)]
-
-
 async def replies(core: Core, phone: str) -> list[dict[str, Any]]:
-    return await rows(
-        core, "SELECT * FROM outbox WHERE phone = ? AND inbound_id IS NOT NULL ORDER BY id", phone
-    )
+    return await db.outbox_rows(core.db, phone=phone, inbound_id=db.PRESENT)
 
 
 async def opted_out(core: Core, phone: str) -> bool:
@@ -67,8 +51,8 @@ async def opted_out(core: Core, phone: str) -> bool:
 
 
 @pytest.fixture
-async def recorder() -> InboxRecorder:
-    return InboxRecorder()
+async def recorder() -> Recorder:
+    return Recorder()
 
 
 @pytest.fixture
@@ -78,7 +62,7 @@ async def clock() -> FrozenClock:
 
 @pytest.fixture
 async def core(
-    tmp_path: Path, recorder: InboxRecorder, clock: FrozenClock, request: pytest.FixtureRequest
+    tmp_path: Path, recorder: Recorder, clock: FrozenClock, request: pytest.FixtureRequest
 ) -> AsyncIterator[Core]:
     extra = getattr(request, "param", "")
     config = make_config(tmp_path, extra=extra, batch=2)
@@ -134,7 +118,7 @@ async def test_start_opts_back_in_only_after_stop(core: Core) -> None:
 
 
 async def test_an_opted_out_number_is_never_opted_back_in_by_other_text(
-    core: Core, recorder: InboxRecorder
+    core: Core, recorder: Recorder
 ) -> None:
     await sms(core, CHEBET, "stop")
     for text in ("why did you stop?", "HELP", "join ict", "leave chess", "hello 👋"):
@@ -144,12 +128,7 @@ async def test_an_opted_out_number_is_never_opted_back_in_by_other_text(
     await core.inbound.settled()
     assert len(recorder.messages) == 5 and all(m.opted_out for m in recorder.messages)
     assert len(await replies(core, CHEBET)) == 1  # only the STOP confirmation
-    memberships = await rows(
-        core,
-        "SELECT g.label FROM memberships m JOIN groups g ON g.id = m.group_id "
-        "JOIN contacts c ON c.id = m.contact_id WHERE c.phone = ?",
-        CHEBET,
-    )
+    memberships = await db.group_labels(core.db, CHEBET)
     assert sorted(r["label"] for r in memberships) == ["club:chess", "dept:computing"]
 
 
@@ -223,7 +202,7 @@ async def test_join_changes_membership_and_creates_unknown_contacts(core: Core) 
     async with core.db.read() as tx:
         actions = [e["action"] for e in await audit.entries(tx, subject=STRANGER)]
     assert actions == ["group.leave", "group.join"]
-    source = await rows(core, "SELECT source FROM memberships WHERE source = 'sms'")
+    source = await db.table_rows(core.db, "memberships", "source", source="sms", order=None)
     assert source == []  # left again
 
 
@@ -339,7 +318,7 @@ async def test_a_retried_message_is_processed_once(core: Core) -> None:
     other_gateway = await sms(core, BRIAN, "hello", pid="ATXid_x", gateway="modem")
     assert not other_gateway.duplicate
     assert len(await replies(core, ESTHER)) == 1 and len(await replies(core, BRIAN)) == 1
-    assert len(await rows(core, "SELECT id FROM inbound")) == 3
+    assert len(await db.inbound_rows(core.db, "id")) == 3
 
 
 async def test_bad_input_is_refused_before_anything_is_stored(core: Core) -> None:
@@ -349,7 +328,7 @@ async def test_bad_input_is_refused_before_anything_is_stored(core: Core) -> Non
         await sms(core, ESTHER, "a" * 5001)
     with pytest.raises(UserError, match="no id"):
         await core.inbound.handle(InboundSms("africastalking", "", ESTHER, "20880", "hi"))
-    assert await rows(core, "SELECT id FROM inbound") == []
+    assert await db.inbound_rows(core.db, "id") == []
 
 
 async def test_a_batch_decides_like_one_at_a_time(tmp_path: Path) -> None:
@@ -378,23 +357,14 @@ async def test_a_batch_decides_like_one_at_a_time(tmp_path: Path) -> None:
                 results = [await core.inbound.handle(m) for m in messages]
             else:
                 results = list(await asyncio.gather(*map(core.inbound.handle, messages)))
-            state = await rows(
-                core,
-                "SELECT c.phone, c.opted_out_at IS NOT NULL AS out, group_concat(g.label) AS gs "
-                "FROM contacts c LEFT JOIN memberships m ON m.contact_id = c.id "
-                "LEFT JOIN groups g ON g.id = m.group_id GROUP BY c.id ORDER BY c.phone",
-            )
-            sent = await rows(core, "SELECT phone, text, inbound_id FROM outbox ORDER BY id")
+            state = await db.address_book(core.db)
+            sent = await db.outbox_rows(core.db, "phone", "text", "inbound_id")
         outcomes.append(([(r.outcome, r.reply) for r in results], state, sent))
     assert outcomes[0] == outcomes[1]
 
 
 async def test_one_failing_message_does_not_fail_its_batch(core: Core) -> None:
-    async with core.db.transaction() as tx:  # a real failure: the database refuses one row
-        await tx.execute(
-            "CREATE TEMP TRIGGER poison BEFORE INSERT ON inbound WHEN NEW.text = 'poison' "
-            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-        )
+    await db.poison_inbound(core.db, "poison")  # a real failure: the database refuses one row
     texts = ["stop", "poison", "help", "hello"]
     senders = [ACHIENG, BRIAN, CHEBET, DAVID]
     results = await asyncio.gather(
@@ -402,7 +372,7 @@ async def test_one_failing_message_does_not_fail_its_batch(core: Core) -> None:
     )
     assert isinstance(results[1], sqlite3.IntegrityError) and "disk on fire" in str(results[1])
     assert [getattr(r, "outcome", None) for r in results] == ["opted_out", None, "help", "inbox"]
-    stored = await rows(core, "SELECT text FROM inbound ORDER BY id")
+    stored = await db.inbound_rows(core.db, "text")
     assert [r["text"] for r in stored] == ["stop", "help", "hello"]
 
 
@@ -433,9 +403,9 @@ async def test_stop_during_a_broadcast_skips_the_rest_of_it(tmp_path: Path) -> N
             # is in flight, then STOP one number of that batch and one still queued.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2):
-                    while not await rows(core, "SELECT id FROM outbox WHERE state = 'claimed'"):
+                    while not await db.outbox_rows(core.db, "id", state="claimed"):
                         await asyncio.sleep(0.005)
-            claimed = await rows(core, "SELECT phone FROM outbox WHERE state = 'claimed'")
+            claimed = await db.outbox_rows(core.db, "phone", state="claimed")
             targets = {r["phone"] for r in claimed[:1]} | {ESTHER}
             for phone in sorted(targets - set(message.recipients)):
                 assert (await sms(core, phone, "STOP")).outcome == "opted_out"
@@ -455,10 +425,8 @@ async def test_stop_during_a_broadcast_skips_the_rest_of_it(tmp_path: Path) -> N
             assert texts == [
                 core.config.keywords.replies["en"]["optout"].format(org="Test University")
             ], phone  # the confirmation only
-        skipped = await rows(
-            core,
-            "SELECT phone, error FROM outbox WHERE broadcast_id = ? AND state = 'skipped'",
-            view.id,
+        skipped = await db.outbox_rows(
+            core.db, "phone", "error", broadcast_id=view.id, state="skipped"
         )
         assert {r["phone"] for r in skipped} == stopped
         assert {r["error"] for r in skipped} == {"opted out before sending"}
@@ -481,7 +449,7 @@ async def test_replies_jump_the_bulk_queue(core: Core) -> None:
     assert len(gw.sent) == 6
 
 
-async def test_inbox_links_contact_and_last_broadcast(core: Core, recorder: InboxRecorder) -> None:
+async def test_inbox_links_contact_and_last_broadcast(core: Core, recorder: Recorder) -> None:
     gw = core.dispatcher.gateways["simulator"]
     people = core.config.people
     view = await core.broadcasts.compose(
@@ -509,8 +477,8 @@ async def test_inbox_links_contact_and_last_broadcast(core: Core, recorder: Inbo
     assert [r.id for r in await core.inbound.inbox(unread_only=True)] == [stranger.id]
     with pytest.raises(NotFound):
         await core.inbound.mark_read(9999)
-    linked = await rows(core, "SELECT COUNT(*) AS n FROM inbound WHERE broadcast_id = ?", view.id)
-    assert linked == [{"n": 1}]  # counts towards the broadcast's response rate
+    linked = await db.count_rows(core.db, "inbound", broadcast_id=view.id)
+    assert linked == 1  # counts towards the broadcast's response rate
 
 
 async def _seed(config_path: Path) -> None:
@@ -529,7 +497,7 @@ async def _after_stop(config_path: Path) -> set[str]:
             audience="all", message="Fees due Friday", requester=people["registrar"]
         )
         await core.broadcasts.approve(view.id, person=people["dean"])
-        bulk = await rows(core, "SELECT phone FROM outbox WHERE broadcast_id = ?", view.id)
+        bulk = await db.outbox_rows(core.db, "phone", broadcast_id=view.id)
     return {r["phone"] for r in bulk}
 
 

@@ -19,7 +19,8 @@ from bot.core import Core
 from bot.server import CORE, GATEWAYS, build_app
 from gateway.simulator.gateway import SimulatorGateway
 from handlers.routes import add_routes
-from tests.helpers import CALLBACK_SECRET, make_config, open_core, seed_contacts
+from tests.support import db
+from tests.support.base import CALLBACK_SECRET, make_config, open_core, seed_contacts
 
 Client = TestClient[web.Request, web.Application]
 FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"
@@ -64,11 +65,6 @@ async def post(
         return resp.status, await resp.json()
 
 
-async def stored(client: Client, sql: str, *params: Any) -> list[dict[str, Any]]:
-    async with core_of(client).db.read() as tx:
-        return [dict(r) for r in await tx.fetchall(sql, params)]
-
-
 @pytest.mark.parametrize(
     ("fixture", "outcome", "reply_starts"),
     [
@@ -93,13 +89,13 @@ async def test_real_callback_bodies(
 ) -> None:
     status, answer = await post(client, body(fixture))
     assert status == 200 and answer["ok"] is True and answer["duplicate"] is False
-    [row] = await stored(client, "SELECT * FROM inbound WHERE id = ?", answer["id"])
+    [row] = await db.inbound_rows(core_of(client).db, id=answer["id"])
     assert row["outcome"] == outcome and row["gateway"] == "africastalking"
     sent = dict(parse_qsl(body(fixture).decode(), keep_blank_values=True))
     assert row["text"] == sent["text"]  # byte for byte, emoji and all
     assert row["provider_id"].startswith("ATXid_inbound_") and row["recipient"] == "20880"
     assert row["received_at"].startswith("2026-11-20T09:")
-    replies = await stored(client, "SELECT text FROM outbox WHERE inbound_id = ?", answer["id"])
+    replies = await db.outbox_rows(core_of(client).db, "text", inbound_id=answer["id"])
     if reply_starts is None:
         assert replies == []
     else:
@@ -133,7 +129,7 @@ async def test_bad_input_gets_a_4xx_and_stores_nothing(
 ) -> None:
     async with client.post(URL, data=data, headers={"Content-Type": content_type}) as resp:
         assert resp.status == status, await resp.text()
-    assert await stored(client, "SELECT id FROM inbound") == []
+    assert await db.inbound_rows(core_of(client).db, "id") == []
 
 
 @pytest.mark.parametrize("secret", ["wrong-secret-0123456789", CALLBACK_SECRET[:-1], "x"])
@@ -142,7 +138,7 @@ async def test_a_wrong_secret_is_404_before_the_body_is_read(client: Client, sec
     for data in (body("inbound_stop_period.txt"), b"\xff garbage"):
         status, answer = await post(client, data, url=url)
         assert status == 404 and answer["error"]["code"] == "not_found"
-    assert await stored(client, "SELECT id FROM inbound") == []
+    assert await db.inbound_rows(core_of(client).db, "id") == []
 
 
 async def test_a_retried_callback_is_processed_once(client: Client) -> None:
@@ -154,8 +150,8 @@ async def test_a_retried_callback_is_processed_once(client: Client) -> None:
     burst = await asyncio.gather(*(post(client, body("inbound_help.txt")) for _ in range(10)))
     assert [s for s, _ in burst] == [200] * 10
     assert sum(not a["duplicate"] for _, a in burst) == 1
-    assert len(await stored(client, "SELECT id FROM inbound")) == 2
-    assert len(await stored(client, "SELECT id FROM outbox WHERE inbound_id IS NOT NULL")) == 2
+    assert len(await db.inbound_rows(core_of(client).db, "id")) == 2
+    assert len(await db.outbox_rows(core_of(client).db, "id", inbound_id=db.PRESENT)) == 2
 
 
 async def test_multipart_bodies_are_read_too(client: Client) -> None:
@@ -164,16 +160,14 @@ async def test_multipart_bodies_are_read_too(client: Client) -> None:
     form._is_multipart = True
     async with client.post(URL, data=form) as resp:
         assert resp.status == 200, await resp.text()
-    [row] = await stored(client, "SELECT text, sender FROM inbound")
+    [row] = await db.inbound_rows(core_of(client).db, "text", "sender")
     assert row == {"text": "hello", "sender": "+254712345002"}
 
 
 async def wait_sent(client: Client, inbound_id: int) -> str:
     async with asyncio.timeout(10):
         while True:
-            rows = await stored(
-                client, "SELECT state, text FROM outbox WHERE inbound_id = ?", inbound_id
-            )
+            rows = await db.outbox_rows(core_of(client).db, "state", "text", inbound_id=inbound_id)
             if rows and rows[0]["state"] == "sent":
                 return str(rows[0]["text"])
             await asyncio.sleep(0.02)
@@ -199,7 +193,7 @@ async def test_keywords_work_through_the_route_and_replies_go_out(
         form = {**GOOD, "id": f"ATXid_flow_{i}", "from": phone, "text": text}
         status, answer = await post(client, urlencode(form))
         assert status == 200
-        [row] = await stored(client, "SELECT outcome FROM inbound WHERE id = ?", answer["id"])
+        [row] = await db.inbound_rows(core_of(client).db, "outcome", id=answer["id"])
         assert row["outcome"] == outcome, text
         if outcome != "inbox":
             reply = await wait_sent(client, answer["id"])
@@ -224,7 +218,7 @@ async def test_text_that_is_not_utf8_is_kept_with_replacement_characters(
 ) -> None:
     status, answer = await post(client, data)
     assert status == 200 and answer["ok"] is True and answer["duplicate"] is False
-    [row] = await stored(client, "SELECT * FROM inbound WHERE id = ?", answer["id"])
+    [row] = await db.inbound_rows(core_of(client).db, id=answer["id"])
     assert row["text"] == text and row["sender"] == "+254712345002"
     if text == "STOP":
         assert row["outcome"] == "opted_out" and row["link_id"] == "\ufffd"
@@ -243,14 +237,14 @@ async def test_ids_that_are_not_utf8_stay_distinct(client: Client) -> None:
         answers.append(answer)
     assert [a["duplicate"] for a in answers] == [False, False, True]
     assert answers[2]["id"] == answers[0]["id"]
-    ids = await stored(client, "SELECT provider_id FROM inbound ORDER BY id")
+    ids = await db.inbound_rows(core_of(client).db, "provider_id")
     assert [r["provider_id"] for r in ids] == ["ATXid_\\udcff", "ATXid_\\udcfe"]
 
 
 async def test_a_sender_that_is_not_utf8_is_a_4xx(client: Client) -> None:
     status, answer = await post(client, b"from=%2B2547123%FF5002&to=20880&text=hi&id=s1")
     assert status == 422 and "sender" in answer["error"]["message"]
-    assert await stored(client, "SELECT id FROM inbound") == []
+    assert await db.inbound_rows(core_of(client).db, "id") == []
 
 
 @settings(

@@ -9,7 +9,8 @@ from pathlib import Path
 import bot.inbound.service
 from bot.clock import FrozenClock
 from gateway.base import InboundSms
-from tests.helpers import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.db import count_rows
 
 SENDERS = [f"+2547123450{i:02d}" for i in range(1, 6)]
 
@@ -29,8 +30,7 @@ async def test_messages_arriving_in_waves_are_all_answered_once(tmp_path: Path) 
         again = InboundSms("africastalking", "w0-0", SENDERS[0], "1", "hi")
         retried = await asyncio.gather(*(core.inbound.handle(again) for _ in range(3)))
         await core.inbound.settled()
-        async with core.db.read() as tx:
-            stored = await tx.scalar("SELECT COUNT(*) FROM inbound")
+        stored = await count_rows(core.db, "inbound")
     assert not core.inbound._workers and not core.inbound._queue
     assert len({r.id for r in results}) == len(results) == stored
     assert all(not r.duplicate for r in results)

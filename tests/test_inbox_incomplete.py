@@ -23,8 +23,9 @@ from handlers.chat.cards import inbox_message
 from storage.db import SCHEMA_VERSION, Database
 from storage.migrations import MIGRATIONS
 from tests.fakes.modem_pdus import build_deliver
-from tests.helpers import frozen, make_config, open_core, seed_contacts
-from tests.test_inbound import InboxRecorder
+from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.db import inbound_rows
+from tests.support.recorder import Recorder
 
 BRIAN = "+254712345002"
 WHEN = datetime.fromisoformat("2026-11-20T10:00:00+03:00")
@@ -62,8 +63,7 @@ def test_migration_to_the_incomplete_flag_keeps_stored_messages(
         db = await Database.open(path, migrate=False)
         try:
             assert await db.schema_version() == SCHEMA_VERSION
-            async with db.read() as tx:
-                [row] = [dict(r) for r in await tx.fetchall("SELECT * FROM inbound")]
+            [row] = await inbound_rows(db)
         finally:
             await db.close()
         assert (row["provider_id"], row["received_at"]) == ("m1-old", "2026-11-19T08:00:00+00:00")
@@ -96,7 +96,7 @@ async def _modem_parts(core: Core) -> None:
 
 
 async def test_an_incomplete_message_is_flagged_in_the_inbox(tmp_path: Path) -> None:
-    recorder = InboxRecorder()
+    recorder = Recorder()
     config = make_config(tmp_path)
     async with open_core(config, clock=frozen(), notifier=FanOut([recorder])) as core:
         await seed_contacts(core, tmp_path)
@@ -143,8 +143,7 @@ async def test_unpaired_surrogates_are_replaced_not_refused(tmp_path: Path) -> N
         other = await core.inbound.handle(InboundSms("modem", "m1-\udcfe", BRIAN, "m1", "x"))
         again = await core.inbound.handle(bad)
         stop = await core.inbound.handle(InboundSms("modem", "m1-s", BRIAN, "m1", "STOP\udcff"))
-        async with core.db.read() as tx:
-            rows = [dict(r) for r in await tx.fetchall("SELECT * FROM inbound ORDER BY id")]
+        rows = await inbound_rows(core.db)
     assert not first.duplicate and not other.duplicate and again.duplicate
     assert again.id == first.id and stop.outcome == "opted_out"  # the stray byte is punctuation
     assert rows[0]["text"] == "caf\ufffd \U0001f600 ok\ufffd"  # a split pair heals

@@ -18,7 +18,7 @@ from gateway.modem.startup import Started, start_modem
 from gateway.modem.urc import Urc
 from tests.fakes.modem_pdus import build_deliver, build_status_report, vectors
 from tests.fakes.modem_pty import ScriptedModem
-from tests.modem_helpers import FAST, FIXTURES, Sink, eventually, fake_modem, running_driver
+from tests.support.modem import FAST, FIXTURES, Sink, eventually, fake_modem, running_driver
 
 
 def test_fake_builders_reproduce_captured_pdus() -> None:

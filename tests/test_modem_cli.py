@@ -21,8 +21,8 @@ from storage.modem_usage import SqlUsageLedger
 from tests.fakes.modem import FakeModem
 from tests.fakes.modem_pdus import build_deliver
 from tests.fakes.modem_pty import ScriptedModem
-from tests.helpers import make_config, write_config
-from tests.modem_helpers import FIXTURES, eventually, fake_modem
+from tests.support.base import make_config, write_config
+from tests.support.modem import FIXTURES, eventually, fake_modem
 
 
 def _modem_toml(fakes: list[FakeModem], limit: int) -> str:

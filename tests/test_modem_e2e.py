@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,8 @@ import pytest
 
 from bot.clock import Clock
 from bot.core import Core, build_core
+from bot.notify import FanOut
 from bot.server import build_gateways, build_modem_pool, modem_inbound
-from bot.views import BroadcastView
 from gateway.base import DeliveryReport
 from gateway.gsm import analyse
 from gateway.modem.pool import ModemPoolGateway
@@ -25,43 +23,17 @@ from storage.modem_usage import SqlUsageLedger
 from tests.fakes.africastalking import FakeAfricasTalking
 from tests.fakes.modem import FakeModem
 from tests.fakes.modem_pdus import build_deliver, vectors
-from tests.helpers import AT_KEY, make_config, seed_contacts
-from tests.modem_helpers import FAST, eventually
+from tests.support.base import AT_KEY, make_config, seed_contacts
+from tests.support.db import contact_state, inbound_rows, modem_usage_rows, outbox_rows
+from tests.support.modem import FAST, Modems, eventually
+from tests.support.recorder import Recorder
+from tests.support.rig import Rig
 
 MANY = "Name,Phone,Club\n" + "".join(f"Student {i},07{i:08d},ICT\n" for i in range(30_001, 30_013))
 ACHIENG = "+254712345001"
 
 
-@dataclass
-class Rig:
-    core: Core
-    pool: ModemPoolGateway
-    fakes: list[FakeModem]
-    at: FakeAfricasTalking | None = None
-
-    async def broadcast(self, message: str, audience: str = "club:ict") -> int:
-        people = self.core.config.people
-        view = await self.core.broadcasts.compose(
-            audience=audience, message=message, requester=people["registrar"]
-        )
-        decision = await self.core.broadcasts.approve(view.id, person=people["dean"])
-        assert decision.outcome == "approved", decision.message
-        return view.id
-
-    async def wait_done(self, bid: int, within: float = 15.0) -> BroadcastView:
-        async with asyncio.timeout(within):
-            while True:
-                view = await self.core.broadcasts.view(bid)
-                if view.state == "done":
-                    return view
-                await asyncio.sleep(0.02)
-
-    def sent(self) -> Counter[str]:
-        return Counter(number for f in self.fakes for number, _ in f.texts())
-
-    async def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        async with self.core.db.read() as tx:
-            return [dict(r) for r in await tx.fetchall(sql, params)]
+ModemRig = Rig[Modems]
 
 
 def _modem_toml(fakes: list[FakeModem], limit: int) -> str:
@@ -72,7 +44,7 @@ def _modem_toml(fakes: list[FakeModem], limit: int) -> str:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[ModemRig]:
     opts: dict[str, Any] = getattr(request, "param", {})
     n = opts.get("modems", 1)
     fakes = [FakeModem(tmp_path / f"ttyUSB{i}") for i in range(n)]
@@ -109,7 +81,9 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
             built = build_gateways(config, session, on_report=on_report)
             assert isinstance(built["modem"], ModemPoolGateway)  # the app's own wiring
             gateways["africastalking"] = built["africastalking"]  # the modem: test timings
-        core = build_core(config, db, gateways=gateways, clock=Clock())
+        clock = Clock()
+        recorder = Recorder(clock)
+        core = build_core(config, db, gateways=gateways, clock=clock, notifier=FanOut([recorder]))
         holder.append(core)
         await seed_contacts(core, tmp_path)
         await seed_contacts(core, tmp_path, MANY)
@@ -118,7 +92,8 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
             assert await d.wait_ready(5)
         core.dispatcher.start()
         try:
-            yield Rig(core, pool, fakes, at)
+            side = Modems(pool, {f"m{i + 1}": f for i, f in enumerate(fakes)}, at)
+            yield Rig(core, side, recorder, clock)
         finally:
             await core.dispatcher.stop()
             await pool.close()
@@ -130,7 +105,7 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
                 await at.stop()
 
 
-async def test_three_part_emoji_message_round_trip(rig: Rig) -> None:
+async def test_three_part_emoji_message_round_trip(rig: ModemRig) -> None:
     text = "Habari 😀 " * 18
     assert analyse(text).segments == 3
     row_id = await rig.core.messaging.send_one(
@@ -147,17 +122,17 @@ async def test_three_part_emoji_message_round_trip(rig: Rig) -> None:
 
     row = await delivered()  # three +CDSI status reports, matched by MR, then recorded
     assert row["state"] == "sent" and row["provider_id"].startswith("m1-")
-    [fake] = rig.fakes
+    [fake] = rig.side.fakes.values()
     assert fake.texts() == [(ACHIENG, text)]  # read back by the fake with our own decoder
     parts = [s.decoded for s in fake.submitted]
     assert [p.concat.sequence for p in parts if p.concat] == [1, 2, 3]
     assert all(p.alphabet == "UCS-2" and p.status_report_requested for p in parts)
-    usage = await rig.rows("SELECT modem_id, messages, segments FROM modem_usage")
+    usage = await modem_usage_rows(rig.core.db)
     assert usage == [{"modem_id": "m1", "messages": 1, "segments": 3}]
 
 
-async def test_keyword_reply_and_inbox_flow_through_the_modem(rig: Rig) -> None:
-    [fake] = rig.fakes
+async def test_keyword_reply_and_inbox_flow_through_the_modem(rig: ModemRig) -> None:
+    [fake] = rig.side.fakes.values()
     when = datetime.fromisoformat("2026-11-20T10:00:00+03:00")
     fake.deliver(build_deliver(ACHIENG, "STOP", when=when))
     fake.deliver(build_deliver("+254712345002", "Is the exam at 9 or 10?", when=when))
@@ -167,19 +142,19 @@ async def test_keyword_reply_and_inbox_flow_through_the_modem(rig: Rig) -> None:
     await rig.core.inbound.settled()
     [reply] = [t for n, t in fake.texts() if n == ACHIENG]
     assert "START" in reply  # the opt-out confirmation tells how to opt back in
-    contact = await rig.rows("SELECT opted_out_at FROM contacts WHERE phone = ?", ACHIENG)
-    assert contact[0]["opted_out_at"] is not None
+    contact = await contact_state(rig.core.db, ACHIENG)
+    assert contact["opted_out_at"] is not None
     inbox = await rig.core.inbound.inbox()
     assert [(m.phone, m.text, m.gateway) for m in inbox] == [
         ("+254712345002", "Is the exam at 9 or 10?", "modem")
     ]
-    stored = await rig.rows("SELECT gateway, provider_id FROM inbound ORDER BY id")
+    stored = await inbound_rows(rig.core.db, "gateway", "provider_id")
     assert all(r["gateway"] == "modem" and r["provider_id"].startswith("m1-") for r in stored)
 
 
 @pytest.mark.parametrize("rig", [{"modems": 2}], indirect=True)
-async def test_unplug_mid_broadcast_loses_and_repeats_nothing(rig: Rig) -> None:
-    a, b = rig.fakes
+async def test_unplug_mid_broadcast_loses_and_repeats_nothing(rig: ModemRig) -> None:
+    a, b = rig.side.fakes.values()
     a.faults.vanish_after_pdu, a.faults.vanish_from = 1, 3  # 4th PDU written, never answered
     b.faults.vanish_before_prompt, b.faults.vanish_from = 1, 2  # 3rd send: nothing left
 
@@ -190,37 +165,36 @@ async def test_unplug_mid_broadcast_loses_and_repeats_nothing(rig: Rig) -> None:
         b.replug()
 
     task = asyncio.create_task(replug())
-    bid = await rig.broadcast("Exam moved to 10am")
+    bid = await rig.broadcast(message="Exam moved to 10am")
     view = await rig.wait_done(bid, within=20)
     await task
     assert view.counts.sent == 13 and view.counts.unknown == 1
-    assert max(rig.sent().values()) == 1  # nobody got it twice
-    assert sum(rig.sent().values()) == 14  # the unknown one did reach the fake modem
-    [unknown] = await rig.rows("SELECT phone, error FROM outbox WHERE state = 'unknown'")
-    assert rig.sent()[unknown["phone"]] == 1 and "may have gone" in unknown["error"]
-    assert [d.connects for d in rig.pool.drivers.values()] == [2, 2]  # both came back
-    assert len(rig.fakes[0].texts()) > 4 and len(rig.fakes[1].texts()) > 2  # and went on
+    assert max(rig.side.sent().values()) == 1  # nobody got it twice
+    assert sum(rig.side.sent().values()) == 14  # the unknown one did reach the fake modem
+    [unknown] = await outbox_rows(rig.core.db, "phone", "error", state="unknown")
+    assert rig.side.sent()[unknown["phone"]] == 1 and "may have gone" in unknown["error"]
+    assert [d.connects for d in rig.side.pool.drivers.values()] == [2, 2]  # both came back
+    assert len(a.texts()) > 4 and len(b.texts()) > 2  # and went on
 
 
 @pytest.mark.parametrize("rig", [{"modems": 2, "limit": 5}], indirect=True)
-async def test_daily_limits_hold_under_the_dispatcher(rig: Rig) -> None:
-    bid = await rig.broadcast("Fees are due on Friday")
-    await eventually(lambda: sum(rig.sent().values()) == 10, within=10)
+async def test_daily_limits_hold_under_the_dispatcher(rig: ModemRig) -> None:
+    bid = await rig.broadcast(message="Fees are due on Friday")
+    await eventually(lambda: sum(rig.side.sent().values()) == 10, within=10)
     await asyncio.sleep(0.3)  # the lanes now back off until local midnight
-    assert [len(f.texts()) for f in rig.fakes] == [5, 5]
-    rest = await rig.rows(
-        "SELECT state FROM outbox WHERE broadcast_id = ? AND state != 'sent'", bid
-    )
+    assert [len(f.texts()) for f in rig.side.fakes.values()] == [5, 5]
+    rows = await outbox_rows(rig.core.db, "state", broadcast_id=bid)
+    rest = [r for r in rows if r["state"] != "sent"]
     assert [r["state"] for r in rest] == ["queued"] * 4  # kept for tomorrow, not failed
     assert rig.core.dispatcher.health()["modem"]["retry_in_seconds"] > 0
-    assert all(m["remaining"] == 0 for m in rig.pool.health()["modems"].values())
+    assert all(m["remaining"] == 0 for m in rig.side.pool.health()["modems"].values())
 
 
 @pytest.mark.parametrize("rig", [{"at_primary": True}], indirect=True)
-async def test_fallback_to_the_modem_when_africas_talking_is_down(rig: Rig) -> None:
-    assert rig.at is not None
-    rig.at.faults.fail_http(503, count=None)
-    bid = await rig.broadcast("Library closes at 4pm")
+async def test_fallback_to_the_modem_when_africas_talking_is_down(rig: ModemRig) -> None:
+    assert rig.side.at is not None
+    rig.side.at.faults.fail_http(503, count=None)
+    bid = await rig.broadcast(message="Library closes at 4pm")
     view = await rig.wait_done(bid)
-    assert view.counts.sent == 14 and len(rig.at.accepted) == 0
-    assert set(rig.sent().values()) == {1} and len(rig.sent()) == 14
+    assert view.counts.sent == 14 and len(rig.side.at.accepted) == 0
+    assert set(rig.side.sent().values()) == {1} and len(rig.side.sent()) == 14

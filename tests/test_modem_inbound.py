@@ -10,7 +10,7 @@ from pathlib import Path
 from gateway.modem.pdu import decode_deliver
 from gateway.modem.reassembly import Reassembler, StoredPart
 from tests.fakes.modem_pdus import build_deliver, multipart_vector, vectors
-from tests.modem_helpers import FAST, Sink, eventually, fake_modem, running_driver
+from tests.support.modem import FAST, Sink, eventually, fake_modem, running_driver
 
 WHEN = datetime.fromisoformat("2026-11-20T10:00:00+03:00")
 

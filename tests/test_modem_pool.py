@@ -13,7 +13,7 @@ from gateway.modem.pool import MemoryLedger, seconds_to_midnight
 from storage import modem_usage
 from storage.db import Database
 from storage.modem_usage import SqlUsageLedger
-from tests.modem_helpers import FAST, NAIROBI, Sink, eventually, fake_modem, running_pool
+from tests.support.modem import FAST, NAIROBI, Sink, eventually, fake_modem, running_pool
 
 
 def msg(text: str = "Exam at 9", to: str = "+254712000111") -> OutgoingMessage:

@@ -16,7 +16,7 @@ from gateway.modem.pdu import encode_submit
 from gateway.modem.urc import Urc
 from tests.fakes.modem_faults import PROMPT
 from tests.fakes.modem_pdus import build_deliver
-from tests.modem_helpers import Sink, eventually, fake_modem, running_driver
+from tests.support.modem import Sink, eventually, fake_modem, running_driver
 
 BOOT = "^BOOT:20952548,0,0,0,72"
 RSSI = "^RSSI:7"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.base import GatewayAmbiguousError, OutgoingMessage, SendOutcome
-from tests.modem_helpers import FAST, Sink, eventually, fake_modem, running_pool
+from tests.support.modem import FAST, Sink, eventually, fake_modem, running_pool
 
 SETTINGS = replace(FAST, send_seconds=0.2)
 LONG = (

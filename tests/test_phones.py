@@ -6,6 +6,7 @@ import phonenumbers
 import pytest
 
 from bot.contacts.phones import PhoneError, PhoneNormaliser
+from tests.support.base import SAME_NUMBER_FORMS
 
 KE = PhoneNormaliser("KE")
 
@@ -13,12 +14,7 @@ KE = PhoneNormaliser("KE")
 @pytest.mark.parametrize(
     "raw",
     [
-        "0712345678",
-        "712345678",
-        "254712345678",
-        "+254 712 345 678",
-        "0712-345-678",
-        "(0712) 345678",
+        *SAME_NUMBER_FORMS,
         " 0712 345 678 ",
         "+254712345678",
         "0712.345.678",

@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestServer
 
 from bot.server import CORE, build_app
 from handlers.routes import add_routes
-from tests.helpers import API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
+from tests.support import db
+from tests.support.base import API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
 
 
 class Api:
@@ -165,8 +166,7 @@ async def test_tokens_are_checked(api: Api, token: str | None) -> None:
         "POST", "/api/v1/sms/send", token=token, json={"to": "0712345001", "message": "hi"}
     )
     assert status == 401
-    async with api.core.db.read() as tx:
-        assert await tx.scalar("SELECT COUNT(*) FROM outbox") == 0
+    assert await db.count_rows(api.core.db, "outbox") == 0
 
 
 async def test_openapi_document(api: Api) -> None:
@@ -185,12 +185,8 @@ async def test_at_delivery_callback_secret_and_idempotence(api: Api, tmp_path: P
     core = api.core
     mid = await core.messaging.send_one("0712345001", "hi", person=core.config.people["dean"])
     await asyncio.sleep(0.3)
-    async with core.db.transaction() as tx:  # pretend Africa's Talking carried it
-        await tx.execute(
-            "UPDATE outbox SET gateway = 'africastalking', provider_id = "
-            "'ATXid_7e7a', delivery_status = NULL WHERE id = ?",
-            (mid,),
-        )
+    carried = {"gateway": "africastalking", "provider_id": "ATXid_7e7a", "delivery_status": None}
+    await db.update_outbox(core.db, carried, id=mid)  # pretend Africa's Talking carried it
     body = "id=ATXid_7e7a&status=Success&phoneNumber=%2B254712345001&networkCode=63902&retryCount=0"
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     bad = f"/callbacks/africastalking/{'x' * 20}/delivery"

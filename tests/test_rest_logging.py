@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from bot import logs
 from bot.server import CORE, build_app
 from handlers.routes import add_routes
-from tests.helpers import CALLBACK_SECRET, make_config
+from tests.support.base import CALLBACK_SECRET, make_config
 
 REPORT = {"id": "ATXid_1", "status": "Success", "phoneNumber": "+254712345001"}
 

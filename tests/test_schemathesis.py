@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from bot.config.types import Config
 from bot.server import CORE, build_app
 from handlers.routes import add_routes
-from tests.helpers import API_TOKEN, make_config, seed_contacts
+from tests.support.base import API_TOKEN, make_config, seed_contacts
 
 logger = logging.getLogger(__name__)
 

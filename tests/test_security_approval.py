@@ -11,10 +11,10 @@ from aiohttp import ClientSession
 
 from bot.server import GATEWAYS
 from handlers.entry import main
-from tests.chat_helpers import APPROVALS, APPROVER, APPROVER2, STAFF, STRANGER, wait_until
 from tests.conftest import attach_watch
-from tests.helpers import ADMIN_TOKEN, API_TOKEN, DEAN_TOKEN
-from tests.test_security_rig import Fronts, all_fronts, changed_tables, snapshot
+from tests.support.base import ADMIN_TOKEN, API_TOKEN, DEAN_TOKEN
+from tests.support.chat import APPROVALS, APPROVER, APPROVER2, STAFF, STRANGER, wait_until
+from tests.support.security import Fronts, all_fronts, changed_tables, snapshot
 
 OWN = "cannot approve your own"
 NOT_APPROVER = "only approvers can approve"

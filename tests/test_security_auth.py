@@ -13,11 +13,11 @@ from pathlib import Path
 
 from aiohttp import ClientSession
 
-from tests.chat_helpers import APPROVER, COMMS, SIGNING_SECRET, STAFF, TG_SECRET, wait_until
 from tests.fakes.slack import block_actions_body, signature_headers, slash_command_body
 from tests.fakes.telegram import callback_update, command_update
-from tests.helpers import ADMIN_TOKEN, API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN
-from tests.test_security_rig import (
+from tests.support.base import ADMIN_TOKEN, API_TOKEN, CALLBACK_SECRET, DEAN_TOKEN
+from tests.support.chat import APPROVER, COMMS, SIGNING_SECRET, STAFF, TG_SECRET, wait_until
+from tests.support.security import (
     CONSOLE_TOKEN,
     Fronts,
     all_fronts,

@@ -20,12 +20,13 @@ from aiohttp.test_utils import TestServer
 from bot.logs import RedactSecrets
 from bot.server import CORE, build_app
 from handlers.routes import add_routes
-from tests.chat_clients import telegram_app
-from tests.chat_helpers import STAFF, TG_TOKEN, wait_until
 from tests.conftest import WATCH, SecretWatch, leaked
 from tests.fakes.africastalking import FakeAfricasTalking
-from tests.helpers import AT_KEY, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
-from tests.test_security_rig import changed_tables, snapshot
+from tests.support.base import AT_KEY, CALLBACK_SECRET, DEAN_TOKEN, make_config, seed_contacts
+from tests.support.chat import STAFF, TG_TOKEN, wait_until
+from tests.support.chat_clients import telegram_app
+from tests.support.db import count_rows
+from tests.support.security import changed_tables, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"
 DROP = "Robert'); DROP TABLE contacts;--"
@@ -138,11 +139,7 @@ async def test_loop_guard_caps_auto_replies_per_number(tmp_path: Path) -> None:
         await wait_until(lambda: app.texts_to(other), what="the other number's reply")
 
         async def settled() -> bool:
-            async with core.db.read() as tx:
-                rows = await tx.fetchall(
-                    "SELECT COUNT(*) AS n FROM outbox WHERE state IN ('queued', 'sending')"
-                )
-            return int(rows[0]["n"]) == 0
+            return await count_rows(core.db, "outbox", state=("queued", "sending")) == 0
 
         await wait_until(settled, what="the outbox to drain")
         assert len(app.texts_to(loop)) == 4 and len(app.texts_to(other)) == 1

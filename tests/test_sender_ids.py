@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,12 +14,13 @@ from bot.server import CORE, build_app
 from bot.validate import check_sender_id
 from handlers.entry import main
 from handlers.routes import add_routes
-from tests.helpers import (
+from tests.support.base import (
     API_TOKEN,
     cli_with_contacts,
     make_config,
     seed_contacts,
 )
+from tests.support.db import DbFile, count_rows
 
 # What Python makes of  --sender $'\xff'  (a byte that is not UTF-8) on the command line
 ARGV_FF = b"\xff".decode("utf-8", "surrogateescape")
@@ -70,11 +70,9 @@ def test_cli_create_with_a_bad_sender_is_one_line_and_writes_nothing(
     )
     out, err = capsys.readouterr()
     assert (code, out, err) == (1, "", f"smsops: {error}\n")
-    with sqlite3.connect(tmp_path / "test.db") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM broadcasts").fetchone() == (0,)
-        assert conn.execute(
-            "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'broadcast%'"
-        ).fetchone() == (0,)
+    file = DbFile(tmp_path / "test.db")
+    assert file.count("broadcasts") == 0
+    assert file.count_audited("broadcast") == 0
 
 
 def test_cli_create_with_a_good_sender_shows_it(
@@ -113,5 +111,4 @@ async def test_rest_refuses_a_bad_sender_with_422(
         status, answer = resp.status, await resp.json()
     assert status == 422, answer
     assert answer["error"]["message"].startswith(error)
-    async with server.app[CORE].db.read() as tx:
-        assert await tx.scalar("SELECT COUNT(*) FROM broadcasts") == 0
+    assert await count_rows(server.app[CORE].db, "broadcasts") == 0

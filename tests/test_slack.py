@@ -10,8 +10,12 @@ from aiohttp import ClientSession
 
 from bot.auditing import Auditor
 from bot.views import InboxView
-from tests.chat_clients import slack_app
-from tests.chat_helpers import (
+from tests.fakes.slack import (
+    SlackMessage,
+    slash_command_body,
+)
+from tests.support.base import ShiftClock
+from tests.support.chat import (
     APPROVALS,
     APPROVER,
     APPROVER2,
@@ -19,16 +23,12 @@ from tests.chat_helpers import (
     INBOX,
     STAFF,
     STRANGER,
-    ShiftClock,
     core_of,
     wait_broadcast_settled,
     wait_sent,
     wait_until,
 )
-from tests.fakes.slack import (
-    SlackMessage,
-    slash_command_body,
-)
+from tests.support.chat_clients import slack_app
 
 EXAM = "club:ict,club:chess “Exam moved to 9am — Hall B”"
 

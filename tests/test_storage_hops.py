@@ -6,68 +6,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.core import Core
 from gateway.base import InboundSms
 from storage import journal, lanes
 from storage.delivery_reports import apply_delivery
-from storage.outbox import Claimed, ClaimRequest, SettlePlan
-from tests.helpers import frozen, make_config, open_core, seed_contacts
-
-
-async def approved(core: Core) -> int:
-    """One approved broadcast to the five seeded contacts."""
-    people = core.config.people
-    view = await core.broadcasts.compose(
-        audience="all", message="Hi", requester=people["registrar"]
-    )
-    assert (await core.broadcasts.approve(view.id, person=people["dean"])).outcome == "approved"
-    return view.id
-
-
-def request(core: Core, batch_id: str, *, state: str, limit: int = 2) -> ClaimRequest:
-    """What a lane asks for."""
-    now = core.clock.now()
-    return ClaimRequest(
-        now=now.timestamp(),
-        gateway="simulator",
-        batch_id=batch_id,
-        limit=limit,
-        allow_promo=True,
-        stamp=now.isoformat(),
-        state=state,
-    )
-
-
-def answered(batch: Claimed) -> SettlePlan:
-    """A plan in which every row of `batch` was accepted."""
-    return SettlePlan(
-        sent=[(rid, f"SIM-{batch.batch_id}-{rid}", "Success", 0.8) for rid in batch.ids]
-    )
+from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.lanes import accepted_plan, claim_request
+from tests.support.rig import approved_broadcast
 
 
 async def test_a_lanes_transactions_each_take_one_hop(tmp_path: Path) -> None:
     async with open_core(make_config(tmp_path), clock=frozen()) as core:
         await seed_contacts(core, tmp_path)
-        await approved(core)
+        await approved_broadcast(core, "all", "Hi")
         stamp = core.clock.now().isoformat()
         hops = core.db.hops
-        first = await lanes.claim(core.db, request(core, "A", state="sending"))
+        first = await lanes.claim(core.db, claim_request(core, "A", state="sending", limit=2))
         assert first is not None and len(first.ids) == 2
         assert core.db.hops == hops + 1
-        second = await lanes.claim(core.db, request(core, "B", state="claimed"))
+        second = await lanes.claim(core.db, claim_request(core, "B", state="claimed", limit=2))
         assert second is not None
 
         hops = core.db.hops
-        plan = answered(first)
+        plan = accepted_plan(first)
         answer = lanes.Answer(first.batch_id, "simulator", first.broadcast_id, plan)
-        urgent = request(core, "U", state="sending", limit=1)  # none waiting: B leaves
+        urgent = claim_request(core, "U", state="sending", limit=1)  # none waiting: B leaves
         following = await lanes.promote(core.db, second, answer, stamp=stamp, urgent=urgent)
         assert following == second
         assert core.db.hops == hops + 1
 
         hops = core.db.hops
         outcome = lanes.Outcome("simulator", first.batch_id, plan.sent, [], [])
-        claim = request(core, "C", state="claimed", limit=1)
+        claim = claim_request(core, "C", state="claimed", limit=1)
         clashes, third = await lanes.write_outcomes(core.db, [outcome], stamp=stamp, claim=claim)
         assert clashes == [] and third is not None and len(third.ids) == 1
         assert core.db.hops == hops + 1

@@ -12,8 +12,14 @@ import pytest
 from bot.auditing import Auditor
 from bot.views import InboxView
 from handlers.entry import main
-from tests.chat_clients import telegram_app
-from tests.chat_helpers import (
+from tests.fakes.telegram import (
+    FakeTelegram,
+    SentMessage,
+    command_update,
+    reply_update,
+)
+from tests.support.base import ShiftClock
+from tests.support.chat import (
     APPROVER,
     APPROVER2,
     STAFF,
@@ -24,19 +30,13 @@ from tests.chat_helpers import (
     TG_INBOX,
     TG_SECRET,
     TG_TOKEN,
-    ShiftClock,
     chat_config,
     core_of,
     wait_broadcast_settled,
     wait_sent,
     wait_until,
 )
-from tests.fakes.telegram import (
-    FakeTelegram,
-    SentMessage,
-    command_update,
-    reply_update,
-)
+from tests.support.chat_clients import telegram_app
 
 EXAM = "/sms@SmsOpsBot club:ict,club:chess “Exam moved to 9am — Hall B”"
 

@@ -16,7 +16,7 @@ from bot.inbound.rules import KeywordRules
 from storage import BroadcastState, KeywordAction, OutboxState
 from storage.broadcasts import Preview
 from storage.outbox import BroadcastCounts, SettlePlan
-from tests.helpers import make_config
+from tests.support.base import make_config
 
 logger = logging.getLogger(__name__)
 

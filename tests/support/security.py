@@ -13,29 +13,21 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.core import Core
-from tests.chat_clients import Slack, Telegram
-from tests.chat_helpers import SLACK_TOKEN, TG_BOT_ID, TG_TOKEN, chat_config, core_of, running
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
+from tests.support import db
+from tests.support.chat import SLACK_TOKEN, TG_BOT_ID, TG_TOKEN, chat_config, core_of, running
+from tests.support.chat_clients import Slack, Telegram
+from tests.support.db import Snapshot
 
 logger = logging.getLogger(__name__)
 
 CONSOLE_TOKEN = "console-token-security-0123456789"
-Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
 async def snapshot(core: Core) -> Snapshot:
     """Every row of every table, so a test can assert that nothing at all changed."""
-    async with core.db.read() as tx:
-        tables = await tx.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-        out: Snapshot = {}
-        for row in tables:
-            name = str(row["name"])
-            rows = await tx.fetchall(f'SELECT * FROM "{name}"')
-            out[name] = sorted((tuple(r) for r in rows), key=repr)
-        return out
+    return await db.snapshot(core.db)
 
 
 def changed_tables(before: Snapshot, after: Snapshot) -> list[str]:

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -20,7 +19,7 @@ from bot.config.types import Config
 from bot.core import Core
 from bot.server import CORE, build_app
 from handlers.routes import add_routes
-from tests.helpers import make_config, seed_contacts
+from tests.support.base import make_config, seed_contacts
 
 logger = logging.getLogger(__name__)
 
@@ -121,14 +120,6 @@ def chat_config(
     if console_token:
         extra += f'\n[api]\nconsole_token = "{console_token}"\n'
     return make_config(tmp_path, extra=extra, **overrides)
-
-
-class ShiftClock(Clock):
-    """Real time plus an offset the test can move forward (e.g. past an approval's expiry)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-        super().__init__(wall=lambda: datetime.now(UTC) + self.offset)
 
 
 @asynccontextmanager

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import random
+import socket
 import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.clock import FrozenClock
+from bot.clock import Clock, FrozenClock
 from bot.config.loader import load_config
 from bot.config.types import Config
 from bot.core import Core, build_core
@@ -28,16 +30,17 @@ ADMIN_TOKEN = "admin-token-0123456789abcdef0"
 
 BASE = """
 [organisation]
-name = "Test University"
+name = "{org}"
 timezone = "Africa/Nairobi"
 default_region = "KE"
 
 [database]
-path = "test.db"
+path = "{db_name}"
+{cache_line}
 
 [server]
 host = "127.0.0.1"
-port = 0
+port = {port}
 
 [gateways]
 primary = "{primary}"
@@ -64,7 +67,7 @@ quiet_hours_end = "{quiet_end}"
 batch_size = {batch}
 max_attempts = {attempts}
 backoff_base_seconds = {backoff}
-backoff_max_seconds = 5
+backoff_max_seconds = {backoff_max}
 
 [dispatch.footers]
 promo = "STOP to opt out"
@@ -106,6 +109,10 @@ phone = "0712000003"
 def write_config(tmp_path: Path, *, extra: str = "", **overrides: Any) -> Path:
     """Write a complete test config file and return its path."""
     values: dict[str, Any] = {
+        "org": "Test University",
+        "db_name": "test.db",
+        "cache_line": "",
+        "port": 0,
         "primary": "simulator",
         "fallback_line": "",
         "at_key": AT_KEY,
@@ -119,6 +126,7 @@ def write_config(tmp_path: Path, *, extra: str = "", **overrides: Any) -> Path:
         "batch": 100,
         "attempts": 4,
         "backoff": 0.01,
+        "backoff_max": 5,
         "api_token": API_TOKEN,
         "dean_token": DEAN_TOKEN,
         "admin_token": ADMIN_TOKEN,
@@ -127,6 +135,13 @@ def write_config(tmp_path: Path, *, extra: str = "", **overrides: Any) -> Path:
     path = tmp_path / "smsops.toml"
     path.write_text(BASE.format(**values) + textwrap.dedent(extra), encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def make_config(tmp_path: Path, *, extra: str = "", **overrides: Any) -> Config:
@@ -139,6 +154,14 @@ def frozen(at: str = "2026-11-20T07:00:00+00:00") -> FrozenClock:
     return FrozenClock(datetime.fromisoformat(at).astimezone(UTC))
 
 
+class ShiftClock(Clock):
+    """Real time plus an offset the test can move forward (e.g. past an approval's expiry)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        super().__init__(wall=lambda: datetime.now(UTC) + self.offset)
+
+
 @asynccontextmanager
 async def open_core(
     config: Config,
@@ -146,14 +169,27 @@ async def open_core(
     gateways: dict[str, Gateway] | None = None,
     clock: Any = None,
     notifier: FanOut | None = None,
+    rng: random.Random | None = None,
 ) -> AsyncIterator[Core]:
     """A core on the config's database; the dispatcher is not started."""
     db = await open_database(config.database)
     try:
-        yield build_core(config, db, gateways=gateways or {}, clock=clock, notifier=notifier)
+        yield build_core(
+            config, db, gateways=gateways or {}, clock=clock, notifier=notifier, rng=rng
+        )
     finally:
         await db.close()
 
+
+#: One Kenyan number, +254712345678, written six common ways.
+SAME_NUMBER_FORMS = (
+    "0712345678",
+    "712345678",
+    "254712345678",
+    "+254 712 345 678",
+    "0712-345-678",
+    "(0712) 345678",
+)
 
 CONTACTS_CSV = """Name,Phone,Club,Department
 Achieng Otieno,0712 345 001,ICT,Computing

@@ -11,7 +11,6 @@ import logging
 import math
 import random
 import signal
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -25,11 +24,12 @@ import aiohttp
 
 from bot.config.types import Config
 from tests.fakes.africastalking import RecordedRequest
-from tests.helpers import CALLBACK_SECRET, open_core
+from tests.support.base import CALLBACK_SECRET, open_core
+from tests.support.db import PRESENT, DbFile
 
 logger = logging.getLogger(__name__)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "africastalking"
 STOP_FIXTURES = (
     "inbound_stop_period.txt",
     "inbound_stop_emoji.txt",
@@ -45,8 +45,7 @@ Picker = Callable[[], str]
 
 def states(db: Path) -> Counter[str]:
     """Outbox rows per state, read while the server may be running (WAL)."""
-    with sqlite3.connect(db, timeout=10) as conn:
-        return Counter(dict(conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")))
+    return DbFile(db).outbox_states()
 
 
 class Server:
@@ -179,21 +178,17 @@ def frontier_picker(
     """Pick a recipient among the next `window` rows to leave, once each (`reserved`: from the
     batch reserved to go next, when there is one)."""
     wanted = ("claimed",) if reserved else ("claimed", "queued")
+    file = DbFile(db)
 
     def pick() -> str:
         free: list[str] = []
-        with sqlite3.connect(db, timeout=10) as conn:
-            for states_ in (wanted, ("claimed", "queued")):
-                marks = ",".join("?" * len(states_))
-                rows = conn.execute(
-                    "SELECT phone FROM outbox WHERE broadcast_id IS NOT NULL "
-                    f"AND state IN ({marks}) ORDER BY id LIMIT ?",
-                    (*states_, window + len(taken)),
-                ).fetchall()
-                free = free or [r[0] for r in rows if r[0] not in taken][:window]
-            if not free:  # the broadcast is through: anyone not taken yet
-                everyone = conn.execute("SELECT phone FROM contacts ORDER BY id").fetchall()
-                free = [r[0] for r in everyone if r[0] not in taken]
+        for states_ in (wanted, ("claimed", "queued")):
+            rows = file.values(
+                "outbox", "phone", broadcast_id=PRESENT, state=states_, limit=window + len(taken)
+            )
+            free = free or [p for p in rows if p not in taken][:window]
+        if not free:  # the broadcast is through: anyone not taken yet
+            free = [p for p in file.values("contacts", "phone") if p not in taken]
         phone = str(rng.choice(free))
         taken.add(phone)
         return phone

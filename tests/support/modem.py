@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,12 @@ from gateway.base import DeliveryReport, InboundSms
 from gateway.modem.driver import ModemDriver
 from gateway.modem.pool import MemoryLedger, ModemPoolGateway, UsageLedger
 from gateway.modem.spec import ModemSettings, ModemSpec
+from tests.fakes.africastalking import FakeAfricasTalking
 from tests.fakes.modem import FakeModem
 
 logger = logging.getLogger(__name__)
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "modem"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "modem"
 NAIROBI = ZoneInfo("Africa/Nairobi")
 
 FAST = ModemSettings(
@@ -36,6 +39,19 @@ FAST = ModemSettings(
     tick_seconds=0.02,
     report_retry_seconds=0.05,
 )
+
+
+@dataclass
+class Modems:
+    """A rig's gateway side: the modem pool, its fake dongles by modem id, maybe a fake AT."""
+
+    pool: ModemPoolGateway
+    fakes: dict[str, FakeModem]
+    at: FakeAfricasTalking | None = None
+
+    def sent(self) -> Counter[str]:
+        """How many texts each number got, over every fake dongle."""
+        return Counter(number for f in self.fakes.values() for number, _ in f.texts())
 
 
 class Sink:

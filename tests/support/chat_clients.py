@@ -12,7 +12,15 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.clock import Clock
-from tests.chat_helpers import (
+from tests.fakes.slack import (
+    FakeSlack,
+    SlackMessage,
+    block_actions_body,
+    signature_headers,
+    slash_command_body,
+)
+from tests.fakes.telegram import FakeTelegram, SentMessage, callback_update, command_update
+from tests.support.chat import (
     APPROVALS,
     COMMS,
     SIGNING_SECRET,
@@ -27,14 +35,6 @@ from tests.chat_helpers import (
     running,
     wait_until,
 )
-from tests.fakes.slack import (
-    FakeSlack,
-    SlackMessage,
-    block_actions_body,
-    signature_headers,
-    slash_command_body,
-)
-from tests.fakes.telegram import FakeTelegram, SentMessage, callback_update, command_update
 
 
 class Slack:

@@ -1,0 +1,1 @@
+"""Shared test set-up: the base config, one core rig, clients of the fakes, named queries."""
