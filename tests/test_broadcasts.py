@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import open_core
 from bot.errors import UserError
 from storage import outbox
 from tests.support import db
-from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.lanes import claim_request
 
 

@@ -32,12 +32,12 @@ from typing import Any
 from bot.clock import Clock
 from bot.config.loader import load_config
 from bot.config.types import Config
+from bot.core import open_core
 from tests.fakes.africastalking import FakeAfricasTalking
 from tests.support.base import (
     AT_KEY,
     free_port,
     make_config,
-    open_core,
     seed_contacts,
     write_config,
 )

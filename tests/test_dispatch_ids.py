@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import Core
+from bot.core import Core, open_core
 from gateway.base import OutgoingMessage
 from gateway.simulator.gateway import SimulatorGateway
 from storage import journal, outbox
 from storage.outbox import SettlePlan
 from tests.support import db
-from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.lanes import claim_request
 from tests.support.rig import approved_broadcast
 

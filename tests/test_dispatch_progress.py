@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.capped import RecentSet
 from bot.clock import FrozenClock
-from bot.core import Core
+from bot.core import Core, open_core
 from bot.dispatch.settle import PROGRESS_SECONDS
 from bot.notify import FanOut
 from gateway.base import OutgoingMessage, RecipientResult
@@ -19,7 +19,7 @@ from gateway.simulator.gateway import SimulatorGateway
 from handlers.chat import cards
 from handlers.chat.cards import Message
 from handlers.chat.notifier import ChatNotifier
-from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.db import mark_first_queued_sent
 from tests.support.recorder import Recorder
 from tests.support.rig import approved_broadcast, wait_state

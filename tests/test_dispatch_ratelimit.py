@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.clock import FrozenClock
+from bot.core import open_core
 from bot.dispatch.ratelimit import GatewayLimiter, TokenBucket
 from gateway.base import OutgoingMessage, RecipientResult
 from gateway.simulator.gateway import SimulatorGateway
-from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, seed_contacts
 
 MANY = "Name,Phone,Club\n" + "".join(
     f"S {i},07{i:08d},ICT\n" for i in range(10_000_001, 10_000_251)

@@ -9,9 +9,9 @@ from pathlib import Path
 from bot.clock import FrozenClock
 from bot.config.loader import load_config
 from bot.config.types import Config
-from bot.core import Core
+from bot.core import Core, open_core
 from gateway.simulator.gateway import SimulatorGateway
-from tests.support.base import frozen, make_config, open_core, seed_contacts, write_config
+from tests.support.base import frozen, make_config, seed_contacts, write_config
 from tests.support.db import broadcast_texts
 
 SEASONAL = """

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from bot.clock import Clock
-from bot.core import Core, build_core
+from bot.core import GatewayHooks, open_core
 from bot.notify import FanOut
-from bot.server import build_modem_pool, modem_inbound
-from gateway.base import DeliveryReport
+from bot.server import build_modem_pool
+from gateway.base import Gateway
 from gateway.modem.errors import BUSY_CME, BUSY_CMS, error_code
-from storage.db import Database
+from gateway.modem.pool import ModemPoolGateway
 from storage.modem_usage import SqlUsageLedger
 from tests.fakes.modem import FakeModem
 from tests.support.base import make_config, seed_contacts
@@ -83,40 +83,38 @@ async def rig(tmp_path: Path) -> AsyncIterator[ModemRig]:
     config = make_config(tmp_path, primary="modem", batch=5, backoff=BACKOFF, extra=extra)
     for fake in fakes.values():
         fake.start()
-    db = await Database.open(config.database_path)
-    holder: list[Core] = []
 
-    async def on_report(report: DeliveryReport) -> None:
-        await holder[0].delivery.apply(report)
+    def gateways(hooks: GatewayHooks) -> dict[str, Gateway]:
+        pool = build_modem_pool(
+            config, on_inbound=hooks.on_inbound, on_report=hooks.on_report,
+            ledger=SqlUsageLedger(hooks.db), now=hooks.clock.now, settings=SETTINGS,
+        )  # fmt: skip
+        return {"modem": pool}
 
-    pool = build_modem_pool(
-        config, on_inbound=modem_inbound(holder), on_report=on_report,
-        ledger=SqlUsageLedger(db), now=Clock().now, settings=SETTINGS,
-    )  # fmt: skip
     clock = Clock()
     recorder = Recorder(clock)
-    core = build_core(
-        config, db, gateways={"modem": pool}, clock=clock,
+    async with open_core(
+        config, gateways=gateways, clock=clock,
         notifier=FanOut([recorder]), rng=random.Random(1),
-    )  # fmt: skip
-    holder.append(core)
-    await seed_contacts(core, tmp_path, CONTACTS)
-    await pool.start()
-    for driver in pool.drivers.values():
-        assert await driver.wait_ready(5)
-    core.dispatcher.start()
-    try:
-        yield Rig(
-            core, Modems(pool, fakes), recorder, clock,
-            message="Graduation list is out", recipients=N,
-        )  # fmt: skip
-    finally:
-        await core.dispatcher.stop()
-        await pool.close()
-        await core.inbound.settled()
-        await db.close()
-        for fake in fakes.values():
-            fake.stop()
+    ) as core:  # fmt: skip
+        pool = core.gateways["modem"]
+        assert isinstance(pool, ModemPoolGateway)
+        await seed_contacts(core, tmp_path, CONTACTS)
+        await pool.start()
+        for driver in pool.drivers.values():
+            assert await driver.wait_ready(5)
+        core.dispatcher.start()
+        try:
+            yield Rig(
+                core, Modems(pool, fakes), recorder, clock,
+                message="Graduation list is out", recipients=N,
+            )  # fmt: skip
+        finally:
+            await core.dispatcher.stop()
+            await pool.close()
+            await core.inbound.settled()
+    for fake in fakes.values():
+        fake.stop()
 
 
 async def audit(rig: ModemRig, bid: int) -> dict[str, dict[str, Any]]:

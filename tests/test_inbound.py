@@ -15,7 +15,7 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.contacts.phones import PhoneError
-from bot.core import Core
+from bot.core import Core, open_core
 from bot.errors import NotFound, UserError
 from bot.inbound.service import InboundResult
 from bot.notify import FanOut
@@ -24,7 +24,7 @@ from gateway.simulator.gateway import SimulatorGateway
 from handlers.entry import main as cli_main
 from storage import audit
 from tests.support import db
-from tests.support.base import frozen, make_config, open_core, seed_contacts, write_config
+from tests.support.base import frozen, make_config, seed_contacts, write_config
 from tests.support.recorder import Recorder
 
 ACHIENG, BRIAN, CHEBET, DAVID, ESTHER = (f"+2547123450{i:02d}" for i in range(1, 6))

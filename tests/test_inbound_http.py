@@ -15,12 +15,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core import Core
+from bot.core import Core, open_core
 from bot.server import CORE, GATEWAYS, build_app
 from gateway.simulator.gateway import SimulatorGateway
 from handlers.routes import add_routes
 from tests.support import db
-from tests.support.base import CALLBACK_SECRET, make_config, open_core, seed_contacts
+from tests.support.base import CALLBACK_SECRET, make_config, seed_contacts
 
 Client = TestClient[web.Request, web.Application]
 FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"

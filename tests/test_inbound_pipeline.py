@@ -8,8 +8,9 @@ from pathlib import Path
 
 import bot.inbound.service
 from bot.clock import FrozenClock
+from bot.core import open_core
 from gateway.base import InboundSms
-from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.db import count_rows
 
 SENDERS = [f"+2547123450{i:02d}" for i in range(1, 6)]

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli.inbound import inbox_list_cmd, simulate_inbound_cmd
-from bot.core import Core
+from bot.core import Core, open_core
 from bot.notify import FanOut
-from bot.server import modem_inbound
 from gateway.base import InboundSms
 from gateway.modem.intake import Intake
 from gateway.modem.reassembly import Reassembler
@@ -23,7 +22,7 @@ from handlers.chat.cards import inbox_message
 from storage.db import SCHEMA_VERSION, Database
 from storage.migrations import MIGRATIONS
 from tests.fakes.modem_pdus import build_deliver
-from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.db import inbound_rows
 from tests.support.recorder import Recorder
 
@@ -78,7 +77,7 @@ async def _modem_parts(core: Core) -> None:
     intake = Intake(
         modem_id="m1",
         gateway="modem",
-        on_inbound=modem_inbound([core]),  # the app's own wiring
+        on_inbound=core.inbound.handle_received,  # the app's own wiring
         on_report=None,
         tracker=ReportTracker(gateway="modem"),
         reassembler=Reassembler(timeout_seconds=60, monotonic=lambda: now[0]),

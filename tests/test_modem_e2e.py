@@ -12,13 +12,12 @@ import aiohttp
 import pytest
 
 from bot.clock import Clock
-from bot.core import Core, build_core
+from bot.core import GatewayHooks, open_core
 from bot.notify import FanOut
-from bot.server import build_gateways, build_modem_pool, modem_inbound
-from gateway.base import DeliveryReport
+from bot.server import build_gateways, build_modem_pool
+from gateway.base import Gateway
 from gateway.gsm import analyse
 from gateway.modem.pool import ModemPoolGateway
-from storage.db import Database
 from storage.modem_usage import SqlUsageLedger
 from tests.fakes.africastalking import FakeAfricasTalking
 from tests.fakes.modem import FakeModem
@@ -61,48 +60,47 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[M
         extra=_modem_toml(fakes, opts.get("limit", 100)),
         fallback_line=f'fallback = "{fallback}"' if fallback else "",
     )
-    db = await Database.open(config.database_path)
-    holder: list[Core] = []
-
-    async def on_report(report: DeliveryReport) -> None:
-        await holder[0].delivery.apply(report)
-
-    pool = build_modem_pool(
-        config,
-        on_inbound=modem_inbound(holder),
-        on_report=on_report,
-        ledger=SqlUsageLedger(db),
-        now=Clock().now,
-        settings=FAST,
-    )
-    gateways: dict[str, Any] = {"modem": pool}
     async with aiohttp.ClientSession() as session:
-        if at:
-            built = build_gateways(config, session, on_report=on_report)
-            assert isinstance(built["modem"], ModemPoolGateway)  # the app's own wiring
-            gateways["africastalking"] = built["africastalking"]  # the modem: test timings
+
+        def gateways(hooks: GatewayHooks) -> dict[str, Gateway]:
+            pool = build_modem_pool(
+                config,
+                on_inbound=hooks.on_inbound,
+                on_report=hooks.on_report,
+                ledger=SqlUsageLedger(hooks.db),
+                now=hooks.clock.now,
+                settings=FAST,  # the modem with test timings
+            )
+            built: dict[str, Gateway] = {"modem": pool}
+            if at:
+                served = build_gateways(config, session, on_report=hooks.on_report)
+                assert isinstance(served["modem"], ModemPoolGateway)  # the app's own wiring
+                built["africastalking"] = served["africastalking"]
+            return built
+
         clock = Clock()
         recorder = Recorder(clock)
-        core = build_core(config, db, gateways=gateways, clock=clock, notifier=FanOut([recorder]))
-        holder.append(core)
-        await seed_contacts(core, tmp_path)
-        await seed_contacts(core, tmp_path, MANY)
-        await pool.start()
-        for d in pool.drivers.values():
-            assert await d.wait_ready(5)
-        core.dispatcher.start()
-        try:
-            side = Modems(pool, {f"m{i + 1}": f for i, f in enumerate(fakes)}, at)
-            yield Rig(core, side, recorder, clock)
-        finally:
-            await core.dispatcher.stop()
-            await pool.close()
-            await core.inbound.settled()
-            await db.close()
-            for f in fakes:
-                f.stop()
-            if at:
-                await at.stop()
+        notifier = FanOut([recorder])
+        async with open_core(config, gateways=gateways, clock=clock, notifier=notifier) as core:
+            pool = core.gateways["modem"]
+            assert isinstance(pool, ModemPoolGateway)
+            await seed_contacts(core, tmp_path)
+            await seed_contacts(core, tmp_path, MANY)
+            await pool.start()
+            for d in pool.drivers.values():
+                assert await d.wait_ready(5)
+            core.dispatcher.start()
+            try:
+                side = Modems(pool, {f"m{i + 1}": f for i, f in enumerate(fakes)}, at)
+                yield Rig(core, side, recorder, clock)
+            finally:
+                await core.dispatcher.stop()
+                await pool.close()
+                await core.inbound.settled()
+    for f in fakes:
+        f.stop()
+    if at:
+        await at.stop()
 
 
 async def test_three_part_emoji_message_round_trip(rig: ModemRig) -> None:

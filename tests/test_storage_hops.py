@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.core import open_core
 from gateway.base import InboundSms
 from storage import journal, lanes
 from storage.delivery_reports import apply_delivery
-from tests.support.base import frozen, make_config, open_core, seed_contacts
+from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.lanes import accepted_plan, claim_request
 from tests.support.rig import approved_broadcast
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import textwrap
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +12,7 @@ from typing import Any
 from bot.clock import Clock, FrozenClock
 from bot.config.loader import load_config
 from bot.config.types import Config
-from bot.core import Core, build_core
-from bot.notify import FanOut
-from gateway.base import Gateway
-from storage import open_database
+from bot.core import Core
 
 logger = logging.getLogger(__name__)
 
@@ -160,25 +154,6 @@ class ShiftClock(Clock):
     def __init__(self) -> None:
         self.offset = timedelta(0)
         super().__init__(wall=lambda: datetime.now(UTC) + self.offset)
-
-
-@asynccontextmanager
-async def open_core(
-    config: Config,
-    *,
-    gateways: dict[str, Gateway] | None = None,
-    clock: Any = None,
-    notifier: FanOut | None = None,
-    rng: random.Random | None = None,
-) -> AsyncIterator[Core]:
-    """A core on the config's database; the dispatcher is not started."""
-    db = await open_database(config.database)
-    try:
-        yield build_core(
-            config, db, gateways=gateways or {}, clock=clock, notifier=notifier, rng=rng
-        )
-    finally:
-        await db.close()
 
 
 #: One Kenyan number, +254712345678, written six common ways.

@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl, urlencode
 import aiohttp
 
 from bot.config.types import Config
+from bot.core import open_core
 from tests.fakes.africastalking import RecordedRequest
-from tests.support.base import CALLBACK_SECRET, open_core
+from tests.support.base import CALLBACK_SECRET
 from tests.support.db import PRESENT, DbFile
 
 logger = logging.getLogger(__name__)

@@ -12,12 +12,12 @@ from typing import Any, Generic, TypeVar
 
 from bot.clock import Clock
 from bot.config.types import Config
-from bot.core import Core
+from bot.core import Core, open_core
 from bot.notify import FanOut
 from bot.views import BroadcastView
 from gateway.base import Gateway
 from tests.support import db
-from tests.support.base import CONTACTS_CSV, open_core, seed_contacts
+from tests.support.base import CONTACTS_CSV, seed_contacts
 from tests.support.recorder import Recorder
 
 S = TypeVar("S")
