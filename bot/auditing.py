@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from bot.clock import Clock
 from storage import audit
 from storage.db import Database
-
-logger = logging.getLogger(__name__)
 
 
 class Auditor:

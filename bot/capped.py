@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from collections.abc import Hashable, MutableMapping
 from typing import Any, Generic, TypeVar
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=Hashable)
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,8 +22,6 @@ from bot.notify import FanOut
 from gateway.base import Gateway, InboundSink, ReportSink
 from storage import open_database
 from storage.db import Database
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)

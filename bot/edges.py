@@ -6,7 +6,6 @@ handlers/: the console script in handlers/ builds a `Fronts` and passes it to `b
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,6 @@ from typing import Protocol
 from aiohttp import web
 
 from bot.config.types import Config, TelegramConfig
-
-logger = logging.getLogger(__name__)
 
 Mount = Callable[[web.Application, Config], None]
 """Installs the edges' middleware and routes on the app (see bot.server.build_app)."""

@@ -7,8 +7,6 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-logger = logging.getLogger(__name__)
-
 _FORMATTER = logging.Formatter()
 NOISY = ("asyncio", "slack_bolt", "httpx", "telegram")  # kept at WARNING
 

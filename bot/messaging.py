@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,8 +15,6 @@ from storage import audit, outbox
 from storage import contacts as cstore
 from storage.audience import add_bare_contacts, contact_ids_for
 from storage.states import OutboxState
-
-logger = logging.getLogger(__name__)
 
 
 class Messaging(Service):

@@ -3,12 +3,9 @@ alphanumeric form or a number)."""
 
 from __future__ import annotations
 
-import logging
 import re
 
 from bot.errors import UserError
-
-logger = logging.getLogger(__name__)
 
 MAX_ALPHANUMERIC = 11  # GSM's alphanumeric originator, as Africa's Talking registers it
 _ALPHANUMERIC = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .-]*")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +11,6 @@ from storage import outbox
 from storage.broadcasts import Preview
 from storage.outbox import BroadcastCounts
 from storage.states import OPEN_STATES, BroadcastKind, BroadcastState
-
-logger = logging.getLogger(__name__)
 
 # The types a view carries, for front ends (which import bot, not storage).
 __all__ = [

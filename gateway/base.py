@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import enum
-import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
-
-logger = logging.getLogger(__name__)
 
 
 class SendOutcome(enum.Enum):

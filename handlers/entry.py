@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,8 +11,6 @@ from aiohttp import web
 from bot import cli
 from bot.config.types import Config, TelegramConfig
 from bot.edges import Fronts
-
-logger = logging.getLogger(__name__)
 
 # The edges load Slack and Telegram libraries: each is imported when first used, so commands
 # such as `smsops contacts list` start without them.

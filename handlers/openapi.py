@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from bot import __version__
-
-logger = logging.getLogger(__name__)
 
 
 def _error() -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +15,6 @@ from bot.views import BroadcastKind
 from handlers.http import bearer_person, field, json_error, read_json
 from handlers.openapi import openapi_document
 from storage import SQLITE_INT_LIMIT
-
-logger = logging.getLogger(__name__)
 
 MAX_IDS = 1000
 

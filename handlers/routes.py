@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 
 from bot.config.types import Config
@@ -11,8 +9,6 @@ from handlers.callbacks import add_callback_routes
 from handlers.chat.wiring import add_chat_routes
 from handlers.http import errors_middleware
 from handlers.rest import add_rest_routes
-
-logger = logging.getLogger(__name__)
 
 
 def add_routes(app: web.Application, config: Config) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Tx
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime
 from typing import Any
 
 from storage.db import Tx
-
-logger = logging.getLogger(__name__)
 
 
 async def record(

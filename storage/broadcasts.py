@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from storage.db import Tx
 from storage.states import LIVE_STATES, OPEN_STATES, BroadcastKind, BroadcastState
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from storage.db import Tx
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)

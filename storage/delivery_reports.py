@@ -8,12 +8,8 @@ between.
 
 from __future__ import annotations
 
-import logging
-
 from storage.db import Conn, Database
 from storage.outbox_settle import FINAL_DELIVERY
-
-logger = logging.getLogger(__name__)
 
 
 async def apply_delivery(

@@ -9,7 +9,6 @@ multi-row statement).
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -19,8 +18,6 @@ from storage.inbox import contact_labels_in
 from storage.outbox import PRIORITY_URGENT
 from storage.outbox_query import last_broadcast_in
 from storage.states import InboundOutcome
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Conn, Tx
-
-logger = logging.getLogger(__name__)
 
 
 def _marks(values: Sequence[Any]) -> str:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 
 from storage.db import Conn, Tx
 from storage.outbox_settle import SettlePlan
-
-logger = logging.getLogger(__name__)
 
 # An entry whose outcome is written to its rows keeps only its other duty: naming the batch
 # that left after it, whose rows stay `claimed` until their own outcome is written.

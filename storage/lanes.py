@@ -7,7 +7,6 @@ trip through the event loop (one hop), however many statements it holds.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +22,6 @@ from storage.outbox_claim import (
     urgent_ready_in,
 )
 from storage.outbox_settle import SettlePlan, settle_in
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

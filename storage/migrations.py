@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
-logger = logging.getLogger(__name__)
-
 V1_FOUNDATION = """
 CREATE TABLE contacts (
     id INTEGER PRIMARY KEY,

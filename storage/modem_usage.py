@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date
 
 from storage.db import Database, Tx
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

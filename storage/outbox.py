@@ -7,7 +7,6 @@ keep using `outbox.<name>`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from storage.audience import AudienceQuery
@@ -47,8 +46,6 @@ from storage.outbox_settle import (
     set_rows_state_in,
     settle_in,
 )
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "FINAL_DELIVERY",

@@ -5,13 +5,10 @@ Re-exported by storage.outbox, so callers keep using `outbox.<name>`.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from storage.db import Conn, Tx
 from storage.outbox_settle import set_rows_state_in
-
-logger = logging.getLogger(__name__)
 
 PRIORITY_URGENT = 0  # keyword replies, one-to-one
 PRIORITY_BULK = 10

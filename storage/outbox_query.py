@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Conn, Tx
 from storage.states import OutboxState
-
-logger = logging.getLogger(__name__)
 
 
 async def statuses(tx: Tx, ids: Sequence[int]) -> list[dict[str, Any]]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Conn, Tx
 from storage.states import OutboxState
-
-logger = logging.getLogger(__name__)
 
 FINAL_DELIVERY = ("delivered", "failed", "rejected", "expired")
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import logging
 import re
 from dataclasses import dataclass
 
 from bot.contacts.phones import PhoneError, PhoneNormaliser
 from bot.errors import UserError
-
-logger = logging.getLogger(__name__)
 
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_.-]*$")
 _SPLIT = re.compile(r"[,\s]+")

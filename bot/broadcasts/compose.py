@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import string
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +12,6 @@ from bot.config.types import DispatchConfig
 from bot.errors import UserError
 from bot.validate import check_text
 from gateway.gsm import TextInfo, analyse
-
-logger = logging.getLogger(__name__)
 
 BUILTIN = ("name", "first_name", "phone", "greeting")
 MAX_MESSAGE_CHARS = 1600

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +25,6 @@ from storage import outbox
 from storage.audience import AudienceQuery
 from storage.broadcasts import BroadcastRow, Preview
 from storage.states import BroadcastKind
-
-logger = logging.getLogger(__name__)
 
 
 class BroadcastPlanner:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -12,8 +11,6 @@ from bot.config.types import Config, DispatchConfig, Person
 from bot.views import BroadcastView
 from storage.broadcasts import BroadcastRow
 from storage.states import OPEN_STATES, BroadcastKind, BroadcastState
-
-logger = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-logger = logging.getLogger(__name__)
 
 
 def in_quiet_hours(moment: datetime, *, start: time, end: time, zone: ZoneInfo) -> bool:

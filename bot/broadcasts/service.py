@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
@@ -21,8 +20,6 @@ from bot.views import BroadcastView, load_view
 from storage import audit, outbox
 from storage import broadcasts as store
 from storage.states import LIVE_STATES, OPEN_STATES, BroadcastKind, BroadcastState
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["BroadcastService", "Decision", "Outcome"]
 

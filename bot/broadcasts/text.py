@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -10,8 +9,6 @@ from zoneinfo import ZoneInfo
 from bot.config.types import Person
 from bot.views import BroadcastView
 from storage.states import BroadcastState
-
-logger = logging.getLogger(__name__)
 
 
 def local_time(iso: str | None, zone: ZoneInfo) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +11,6 @@ from bot.broadcasts.text import format_preview, format_status
 from bot.config.types import Config, Person
 from bot.core import open_core  # no gateways: the running server does the sending
 from bot.errors import UserError
-
-logger = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:

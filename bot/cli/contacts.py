@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import csv
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,6 @@ from bot.contacts.importer import ContactImporter, ImportReport
 from bot.contacts.phones import PhoneNormaliser
 from storage import open_database
 from storage.db import Database
-
-logger = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:

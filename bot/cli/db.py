@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,6 @@ from bot.config.types import Config
 from bot.errors import UserError
 from storage import open_database
 from storage.db import SCHEMA_VERSION
-
-logger = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:

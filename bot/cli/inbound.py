@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from typing import Any
 
 from bot.clock import new_token
@@ -12,8 +11,6 @@ from bot.config.types import Config
 from bot.core import open_core
 from bot.inbound.service import InboundResult
 from gateway.base import InboundSms
-
-logger = logging.getLogger(__name__)
 
 SIMULATOR = "simulator"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -12,8 +11,6 @@ from bot.clock import Clock
 from bot.config.types import Config
 from gateway.modem.probe import ProbeReport, probe
 from storage import modem_usage, open_database
-
-logger = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:

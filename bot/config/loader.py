@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import tomllib
@@ -25,8 +24,6 @@ from bot.config.sections import (
 from bot.config.types import Config
 from bot.inbound.defaults import build_keywords
 from storage.db import DEFAULT_CACHE_MB
-
-logger = logging.getLogger(__name__)
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 __all__ = ["ConfigError", "load_config", "resolve_config_path"]

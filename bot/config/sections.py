@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from datetime import date, time
@@ -24,8 +23,6 @@ from bot.contacts.phones import PhoneError, PhoneNormaliser
 from bot.errors import UserError
 from bot.validate import check_sender_id
 from gateway.kinds import KINDS, NAMES
-
-logger = logging.getLogger(__name__)
 
 BROADCAST_KINDS = ("alert", "promo")  # the kinds a [dispatch.footers] key may name
 DAY_PARTS = ("morning", "afternoon", "evening")

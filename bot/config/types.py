@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -16,8 +15,6 @@ from gateway.kinds import AFRICASTALKING, MODEM, SIMULATOR, default_settings, se
 from gateway.modem.config import ModemsConfig
 from gateway.simulator.config import SimulatorConfig
 from storage.db import DatabaseSettings
-
-logger = logging.getLogger(__name__)
 
 ROLES = ("staff", "approver", "admin")
 C = TypeVar("C")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncGenerator
 
 from bot.clock import Clock
@@ -13,8 +12,6 @@ from bot.errors import NotFound, UserError
 from storage import audit
 from storage import contacts as store
 from storage.db import Database
-
-logger = logging.getLogger(__name__)
 
 
 class AddressBook:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -20,8 +19,6 @@ from storage import audit
 from storage.contacts import ContactIn, upsert_batch
 from storage.db import Database
 from storage.import_scratch import FirstRows, Outcome
-
-logger = logging.getLogger(__name__)
 
 BATCH = 2000
 MAX_SKIPPED_LISTED = 10_000

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, ValidationResult
 from phonenumbers.phonemetadata import PhoneMetadata
-
-logger = logging.getLogger(__name__)
 
 SMS_CAPABLE = frozenset(
     {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PERSONAL_NUMBER}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 
 from bot.broadcasts.schedule import in_quiet_hours
@@ -15,8 +14,6 @@ from storage import lanes, outbox
 from storage.db import Database
 from storage.lanes import Answer
 from storage.outbox import Claimed, ClaimRequest, SettlePlan
-
-logger = logging.getLogger(__name__)
 
 
 class Claims:

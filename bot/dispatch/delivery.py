@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
@@ -10,8 +9,6 @@ from bot.errors import NotFound
 from gateway.base import DeliveryReport
 from storage.db import Database
 from storage.delivery_reports import apply_delivery
-
-logger = logging.getLogger(__name__)
 
 
 class DeliveryService:

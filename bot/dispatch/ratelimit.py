@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
-
-logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from types import MappingProxyType
 
 from bot.config.schema import Reader
 from bot.config.types import KeywordsConfig
 from storage.states import KeywordAction
-
-logger = logging.getLogger(__name__)
 
 ACTIONS = tuple(KeywordAction)
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import enum
-import logging
 from collections.abc import Sequence
 from typing import Final
-
-logger = logging.getLogger(__name__)
 
 
 class ErrorKind(enum.Enum):

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 
 from gateway.modem.at import ATChannel
 from gateway.modem.sending import Sent
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)

@@ -8,11 +8,8 @@ a line; what follows it is read as ordinary lines.
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Final
-
-logger = logging.getLogger(__name__)
 
 _LINE_END: Final = re.compile(rb"[\r\n]")
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 
 from bot.broadcasts.text import decision_lines, local_time, preview_lines
 from bot.config.types import Config
 from bot.views import OPEN_STATES, BroadcastState, BroadcastView, InboxView
-
-logger = logging.getLogger(__name__)
 
 _PROMPT = re.compile(r"\((\+\d{7,15})\)")
 

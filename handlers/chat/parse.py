@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import logging
 import re
 from dataclasses import dataclass
 
 from handlers.chat.send_time import parse_when, takes_clock
 from handlers.chat.tokens import CommandSyntaxError, Token, strip_prefix, tokenize
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["Command", "parse_command", "parse_when"]
 

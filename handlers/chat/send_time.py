@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.chat.tokens import CommandSyntaxError, Token
-
-logger = logging.getLogger(__name__)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 
 from bot.errors import UserError
-
-logger = logging.getLogger(__name__)
 
 # Opening quote -> the closing quotes that pair with it. Phones write “…”, „…“, «…» and ‘…’.
 _DOUBLE = {'"': '"', "“": "”“", "„": "“”", "‟": "”", "”": "”", "«": "»", "»": "«"}

@@ -7,12 +7,8 @@ them is left to the importer.
 
 from __future__ import annotations
 
-import logging
-
 from bot.contacts.files.model import ContactFileError, ContactRow, ContactSource
 from bot.contacts.files.reader import SUFFIXES, open_contacts, read_contacts
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "SUFFIXES",

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from enum import Enum
 from functools import lru_cache
 
 from bot.contacts.files.model import ContactRow
-
-logger = logging.getLogger(__name__)
 
 #: How many leading rows are searched for the header row (title lines may come first).
 HEADER_SEARCH_ROWS = 10

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
-
-logger = logging.getLogger(__name__)
 
 ProgressUnit = Literal["bytes", "rows", "blocks"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +10,6 @@ from bot.contacts.files.docx import open_docx
 from bot.contacts.files.legacy import open_doc
 from bot.contacts.files.model import ContactFileError, ContactRow, ContactSource
 from bot.contacts.files.xlsx import XlsxSource
-
-logger = logging.getLogger(__name__)
 
 SUFFIXES = {
     ".csv": "csv",

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot.contacts.files.columns import locate_header
 from bot.contacts.files.model import ContactRow, ContactSource
-
-logger = logging.getLogger(__name__)
 
 #: A document block: a paragraph's text, or a table as rows of cell texts.
 Block = str | list[list[str]]

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 
