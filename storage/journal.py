@@ -25,28 +25,6 @@ class JournalEntry:
     next_batch_id: str | None
 
 
-async def add(
-    tx: Tx,
-    *,
-    batch_id: str,
-    gateway: str,
-    broadcast_id: int | None,
-    outcome: SettlePlan,
-    next_batch_id: str | None,
-    stamp: str,
-) -> None:
-    """Record a batch's outcome (sent/failed/retry lists), and the batch about to leave next."""
-    await tx.run(
-        add_in,
-        batch_id=batch_id,
-        gateway=gateway,
-        broadcast_id=broadcast_id,
-        outcome=outcome,
-        next_batch_id=next_batch_id,
-        stamp=stamp,
-    )
-
-
 def add_in(
     conn: Conn,
     *,

@@ -97,8 +97,8 @@ async def test_colliding_journal_entry_is_applied_at_restart(tmp_path: Path) -> 
             plan = SettlePlan(
                 sent=[(rid, f"SIM-{n}", "Success", 0.8) for n, rid in enumerate(claimed.ids, 1)]
             )
-            await journal.add(
-                tx,
+            await tx.run(
+                journal.add_in,
                 batch_id="b2",
                 gateway="simulator",
                 broadcast_id=second,

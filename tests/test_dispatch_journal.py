@@ -38,8 +38,8 @@ async def journal_then_write(core: Core, batch: Claimed, following: Claimed | No
     next_id = following.batch_id if following else None
 
     async with core.db.transaction() as tx:
-        await journal.add(
-            tx,
+        await tx.run(
+            journal.add_in,
             batch_id=batch.batch_id,
             gateway="simulator",
             broadcast_id=batch.broadcast_id,

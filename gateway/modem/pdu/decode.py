@@ -28,21 +28,6 @@ from gateway.modem.pdu.fields import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "Alphabet",
-    "ConcatInfo",
-    "DecodedPdu",
-    "DecodedSubmit",
-    "DeliverPdu",
-    "PduError",
-    "StatusCategory",
-    "StatusReportPdu",
-    "decode_any",
-    "decode_deliver",
-    "decode_status_report",
-    "decode_submit",
-    "status_category",
-]
 
 StatusCategory = Literal["delivered", "pending", "failed"]
 
