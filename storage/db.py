@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from storage.checkpoint import Checkpointer
-from storage.engine import Conn, DatabaseThread
 from storage.migrations import MIGRATIONS
-from storage.tx import Tx
+from storage.sqlite.checkpoint import Checkpointer
+from storage.sqlite.engine import Conn, DatabaseThread
+from storage.sqlite.tx import Tx
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 DEFAULT_CACHE_MB = 32  # SQLite page cache per connection, in MB
-# The writer checkpoints itself only past this many WAL pages (64 MB): storage.checkpoint does
+# The writer checkpoints itself only past this many WAL pages (64 MB): the checkpointer does
 # it first, so commits on the dispatch path seldom wait for a checkpoint and its fsync.
 WRITER_CHECKPOINT_PAGES = 16000
 SQLITE_INT_LIMIT = 2**63  # SQLite's integers are 64-bit: every id is below this in magnitude

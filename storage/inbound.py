@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from storage.db import Conn, Database
 from storage.inbox import contact_labels_in
 from storage.outbox import PRIORITY_URGENT
-from storage.outbox_query import last_broadcast_in
+from storage.outbox.query import last_broadcast_in
 from storage.states import InboundOutcome
 
 T = TypeVar("T")

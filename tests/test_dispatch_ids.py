@@ -11,8 +11,8 @@ import pytest
 from bot.core import Core, open_core
 from gateway.base import OutgoingMessage
 from gateway.simulator.gateway import SimulatorGateway
-from storage import journal, outbox
-from storage.outbox import SettlePlan
+from storage import outbox
+from storage.outbox import SettlePlan, journal
 from tests.support import db
 from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.lanes import claim_request

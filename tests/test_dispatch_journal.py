@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.core import Core, open_core
-from storage import journal, lanes, outbox
-from storage.outbox import Claimed
+from storage import outbox
+from storage.outbox import Claimed, journal, lanes
 from tests.support import db
 from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.lanes import accepted_plan, claim_request

@@ -23,7 +23,7 @@ from bot.core import GatewayHooks, open_core
 from bot.notify import FanOut
 from bot.server import build_modem_pool
 from gateway.base import Gateway
-from gateway.modem.errors import BUSY_CME, BUSY_CMS, error_code
+from gateway.modem.at.errors import BUSY_CME, BUSY_CMS, error_code
 from gateway.modem.pool import ModemPoolGateway
 from storage.modem_usage import SqlUsageLedger
 from tests.fakes.modem import FakeModem

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from gateway.base import GatewayError, SendOutcome
-from gateway.modem.at import ATChannel, open_serial
-from gateway.modem.errors import CmsError, ErrorKind, cms_kind, cms_reason, error_code
+from gateway.modem.at.channel import ATChannel, open_serial
+from gateway.modem.at.errors import CmsError, ErrorKind, cms_kind, cms_reason, error_code
+from gateway.modem.at.urc import Urc
 from gateway.modem.pdu import decode_deliver, decode_status_report
 from gateway.modem.spec import ModemSpec
 from gateway.modem.startup import Started, start_modem
-from gateway.modem.urc import Urc
 from tests.fakes.modem_pdus import build_deliver, build_status_report, vectors
 from tests.fakes.modem_pty import ScriptedModem
 from tests.support.modem import FAST, FIXTURES, Sink, eventually, fake_modem, running_driver

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from gateway.base import GatewayAmbiguousError, GatewayError, SendOutcome
-from gateway.modem.at import ATChannel, open_serial
-from gateway.modem.lines import split_lines, strip_prompt, take_prompt
+from gateway.modem.at.channel import ATChannel, open_serial
+from gateway.modem.at.lines import split_lines, strip_prompt, take_prompt
+from gateway.modem.at.urc import Urc
 from gateway.modem.pdu import encode_submit
-from gateway.modem.urc import Urc
 from tests.fakes.modem_faults import PROMPT
 from tests.fakes.modem_pdus import build_deliver
 from tests.support.modem import Sink, eventually, fake_modem, running_driver

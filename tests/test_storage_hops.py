@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bot.core import open_core
 from gateway.base import InboundSms
-from storage import journal, lanes
-from storage.delivery_reports import apply_delivery
+from storage.outbox import journal, lanes
+from storage.outbox.delivery_reports import apply_delivery
 from tests.support.base import frozen, make_config, seed_contacts
 from tests.support.lanes import accepted_plan, claim_request
 from tests.support.rig import approved_broadcast

@@ -10,10 +10,10 @@ from bot.config.types import Config
 from bot.dispatch.journal_applier import JournalApplier
 from bot.dispatch.settle import Settler
 from gateway.base import Gateway
-from storage import lanes, outbox
+from storage import outbox
 from storage.db import Database
-from storage.lanes import Answer
-from storage.outbox import Claimed, ClaimRequest, SettlePlan
+from storage.outbox import Claimed, ClaimRequest, SettlePlan, lanes
+from storage.outbox.lanes import Answer
 
 
 class Claims:

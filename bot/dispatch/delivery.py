@@ -8,7 +8,7 @@ from bot.clock import Clock
 from bot.errors import NotFound
 from gateway.base import DeliveryReport
 from storage.db import Database
-from storage.delivery_reports import apply_delivery
+from storage.outbox.delivery_reports import apply_delivery
 
 
 class DeliveryService:

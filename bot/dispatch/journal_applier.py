@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from bot.clock import Clock
 from bot.dispatch.settle import Settler
-from storage import journal, lanes, outbox
+from storage import outbox
 from storage.db import Database
-from storage.lanes import Outcome
-from storage.outbox import Claimed, ClaimRequest, SettlePlan
+from storage.outbox import Claimed, ClaimRequest, SettlePlan, journal, lanes
+from storage.outbox.lanes import Outcome
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from bot.capped import RecentSet, cap
 from bot.deps import Deps, Service
 from bot.views import load_view
 from gateway.base import GatewayError, RecipientResult, SendOutcome
-from storage import audit, journal, outbox
+from storage import audit, outbox
 from storage import broadcasts as bstore
 from storage import contacts as cstore
-from storage.outbox import Claimed, SettlePlan
-from storage.outbox_settle import Failed, Retry, Sent
+from storage.outbox import Claimed, SettlePlan, journal
+from storage.outbox.settle import Failed, Retry, Sent
 from storage.states import LIVE_STATES, BroadcastState
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.base import GatewayError, InboundSink, ReportSink
-from gateway.modem.at import ATChannel, PortOpener, open_serial
-from gateway.modem.errors import ATError, PortClosed, SimError
+from gateway.modem.at.channel import ATChannel, PortOpener, open_serial
+from gateway.modem.at.errors import ATError, PortClosed, SimError
+from gateway.modem.at.urc import Radio, Urc, int_fields, storage_index
 from gateway.modem.inbox import StorageAccess
 from gateway.modem.intake import Intake
 from gateway.modem.jobs import Closed, DirectJob, Job, ReadJob, SendJob, settle
@@ -27,7 +28,6 @@ from gateway.modem.reports import ReportTracker
 from gateway.modem.sending import Sent
 from gateway.modem.spec import ModemSettings, ModemSpec
 from gateway.modem.startup import PinRejected, Started, start_modem
-from gateway.modem.urc import Radio, Urc, int_fields, storage_index
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gateway.modem.at import ATChannel
-from gateway.modem.errors import CmeError, CmsError
+from gateway.modem.at.channel import ATChannel
+from gateway.modem.at.errors import CmeError, CmsError
 from gateway.modem.spec import ModemSettings
 from gateway.modem.startup import run
 

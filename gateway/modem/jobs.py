@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from gateway.modem.at import ATChannel
+from gateway.modem.at.channel import ATChannel
 from gateway.modem.sending import Sent
 
 

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Callable
 
 from gateway.base import GatewayAmbiguousError, GatewayError, RecipientResult, SendOutcome
-from gateway.modem.at import ATChannel
-from gateway.modem.errors import ATError, ATTimeout, PortClosed
+from gateway.modem.at.channel import ATChannel
+from gateway.modem.at.errors import ATError, ATTimeout, PortClosed
 from gateway.modem.jobs import SendJob, settle
 from gateway.modem.pdu import encode_submit
 from gateway.modem.reports import ReportTracker

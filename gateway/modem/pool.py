@@ -26,7 +26,7 @@ from gateway.base import (
     ReportSink,
 )
 from gateway.gsm import analyse
-from gateway.modem.at import PortOpener, open_serial
+from gateway.modem.at.channel import PortOpener, open_serial
 from gateway.modem.driver import ModemDriver
 from gateway.modem.spec import ModemSettings, ModemSpec
 

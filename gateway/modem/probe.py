@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.modem.at import ATChannel, PortOpener, open_serial
-from gateway.modem.errors import ATError, ATTimeout, CmeError
+from gateway.modem.at.channel import ATChannel, PortOpener, open_serial
+from gateway.modem.at.errors import ATError, ATTimeout, CmeError
+from gateway.modem.at.urc import Urc, int_fields, rssi_dbm
 from gateway.modem.spec import ModemSettings
 from gateway.modem.startup import reset, run
-from gateway.modem.urc import Urc, int_fields, rssi_dbm
 
 logger = logging.getLogger(__name__)
 

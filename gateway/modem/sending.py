@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.base import GatewayAmbiguousError, GatewayError, RecipientResult, SendOutcome
-from gateway.modem.at import ATChannel
-from gateway.modem.errors import (
+from gateway.modem.at.channel import ATChannel
+from gateway.modem.at.errors import (
     ATError,
     ATTimeout,
     CmeError,
@@ -18,9 +18,9 @@ from gateway.modem.errors import (
     PortClosed,
     cms_reason,
 )
+from gateway.modem.at.urc import int_fields
 from gateway.modem.pdu import SubmitPdu
 from gateway.modem.spec import ModemSettings
-from gateway.modem.urc import int_fields
 
 logger = logging.getLogger(__name__)
 

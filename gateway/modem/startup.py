@@ -7,8 +7,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.modem.at import ESC, ATChannel
-from gateway.modem.errors import ATError, ATTimeout, CmeError, CmsError, SimError
+from gateway.modem.at.channel import ESC, ATChannel
+from gateway.modem.at.errors import ATError, ATTimeout, CmeError, CmsError, SimError
 from gateway.modem.spec import ModemSettings, ModemSpec
 
 logger = logging.getLogger(__name__)

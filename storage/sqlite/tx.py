@@ -1,4 +1,4 @@
-"""The statements of a transaction or read, each sent to the database thread (storage.engine)."""
+"""The statements of a transaction or read, each sent to the database thread (see engine)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from storage.engine import Conn, DatabaseThread
+from storage.sqlite.engine import Conn, DatabaseThread
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage import journal
 from storage.db import Conn, Database
-from storage.outbox_claim import (
+from storage.outbox import journal
+from storage.outbox.claim import (
     Claimed,
     ClaimRequest,
     claim_rows,
@@ -21,7 +21,7 @@ from storage.outbox_claim import (
     sendable_in,
     urgent_ready_in,
 )
-from storage.outbox_settle import SettlePlan, settle_in
+from storage.outbox.settle import SettlePlan, settle_in
 
 
 @dataclass(frozen=True, slots=True)

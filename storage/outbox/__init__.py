@@ -1,7 +1,7 @@
 """The outbox: one row per message and recipient, queued here and claimed in batches.
 
-Claiming batches lives in storage.outbox_claim, settling rows in storage.outbox_settle and
-read-only queries in storage.outbox_query; their names are re-exported here so callers
+Claiming batches lives in storage.outbox.claim, settling rows in storage.outbox.settle and
+read-only queries in storage.outbox.query; their names are re-exported here so callers
 keep using `outbox.<name>`.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from storage.audience import AudienceQuery
 from storage.db import Tx
-from storage.outbox_claim import (
+from storage.outbox.claim import (
     PRIORITY_BULK,
     PRIORITY_URGENT,
     Claimed,
@@ -24,14 +24,14 @@ from storage.outbox_claim import (
     sendable_in,
     urgent_ready_in,
 )
-from storage.outbox_query import (
+from storage.outbox.query import (
     BroadcastCounts,
     broadcast_counts,
     has_pending,
     last_broadcast_for,
     statuses,
 )
-from storage.outbox_settle import (
+from storage.outbox.settle import (
     FINAL_DELIVERY,
     SettlePlan,
     cancel_queued,

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from gateway.modem.errors import (
+from gateway.modem.at.errors import (
     ATError,
     ATTimeout,
     CmeError,
@@ -25,8 +25,8 @@ from gateway.modem.errors import (
     PortClosed,
     error_code,
 )
-from gateway.modem.lines import split_lines, strip_prompt, take_prompt
-from gateway.modem.urc import URC_NAMES, URC_WITH_PDU, Urc, line_name
+from gateway.modem.at.lines import split_lines, strip_prompt, take_prompt
+from gateway.modem.at.urc import URC_NAMES, URC_WITH_PDU, Urc, line_name
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.db import Conn, Tx
-from storage.outbox_settle import set_rows_state_in
+from storage.outbox.settle import set_rows_state_in
 
 PRIORITY_URGENT = 0  # keyword replies, one-to-one
 PRIORITY_BULK = 10
@@ -34,7 +34,7 @@ class ClaimRequest:
     """A lane's request for its next batch: up to `limit` ready rows for one gateway.
 
     `state` is `sending` when the request may leave at once, `claimed` to reserve the batch
-    while another request is in flight (storage.lanes.promote makes it leave).
+    while another request is in flight (storage.outbox.lanes.promote makes it leave).
     """
 
     now: float

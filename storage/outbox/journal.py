@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from storage.db import Conn, Tx
-from storage.outbox_settle import SettlePlan
+from storage.outbox.settle import SettlePlan
 
 # An entry whose outcome is written to its rows keeps only its other duty: naming the batch
 # that left after it, whose rows stay `claimed` until their own outcome is written.

@@ -9,7 +9,7 @@ between.
 from __future__ import annotations
 
 from storage.db import Conn, Database
-from storage.outbox_settle import FINAL_DELIVERY
+from storage.outbox.settle import FINAL_DELIVERY
 
 
 async def apply_delivery(

@@ -1,0 +1,1 @@
+"""The AT command channel: lines, the prompt, unsolicited result codes and AT errors."""
