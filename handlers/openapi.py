@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import __version__
+from bot.views import BroadcastKind
 
 
 def _error() -> dict[str, Any]:
@@ -53,7 +54,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "audience": string,
             "message": string,
             "send_at": {"type": "string", "format": "date-time"},
-            "kind": {"type": "string", "enum": ["alert", "promo"]},
+            "kind": {"type": "string", "enum": list(BroadcastKind)},
             "sender_id": string,
         },
     }

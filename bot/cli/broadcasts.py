@@ -7,10 +7,12 @@ import json
 from datetime import datetime
 from typing import Any
 
+from bot.broadcasts.rules import Outcome
 from bot.broadcasts.text import format_preview, format_status
 from bot.config.types import Config, Person
 from bot.core import open_core  # no gateways: the running server does the sending
 from bot.errors import UserError
+from bot.views import BroadcastKind
 
 
 def register(sub: Any) -> None:
@@ -22,7 +24,7 @@ def register(sub: Any) -> None:
     create.add_argument("message")
     create.add_argument("--as", dest="person", required=True, help="person id from config")
     create.add_argument("--at", help="send time, e.g. '2026-12-01 07:00' (organisation zone)")
-    create.add_argument("--kind", choices=("alert", "promo"), default="alert")
+    create.add_argument("--kind", choices=tuple(BroadcastKind), default=BroadcastKind.ALERT)
     create.add_argument("--sender", help="sender id")
     create.add_argument("--json", action="store_true")
     create.set_defaults(handler=create_cmd)
@@ -100,7 +102,7 @@ async def action_cmd(args: argparse.Namespace, config: Config) -> int:
         method = {"approve": svc.approve, "reject": svc.reject, "cancel": svc.cancel}[args.action]
         decision = await method(args.id, person=person)
     print(decision.message)
-    return 1 if decision.outcome == "refused" else 0
+    return 1 if decision.outcome == Outcome.REFUSED else 0
 
 
 async def show_cmd(args: argparse.Namespace, config: Config) -> int:

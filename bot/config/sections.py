@@ -23,8 +23,9 @@ from bot.contacts.phones import PhoneError, PhoneNormaliser
 from bot.errors import UserError
 from bot.validate import check_sender_id
 from gateway.kinds import KINDS, NAMES
+from storage.states import BroadcastKind
 
-BROADCAST_KINDS = ("alert", "promo")  # the kinds a [dispatch.footers] key may name
+BROADCAST_KINDS = tuple(BroadcastKind)  # the kinds a [dispatch.footers] key may name
 DAY_PARTS = ("morning", "afternoon", "evening")
 _MONTH_DAY = re.compile(r"(\d{2})-(\d{2})")
 # A person's user id on each chat platform: the [people.<id>] key and how it is read.

@@ -26,9 +26,11 @@ from bot.views import InboxView
 from gateway.base import InboundSms
 from storage import inbound as store
 from storage import inbox as inbox_store
-from storage.states import InboundOutcome
+from storage.states import InboundOutcome, KeywordAction
 
 logger = logging.getLogger(__name__)
+
+_GROUP_ACTIONS = (KeywordAction.JOIN, KeywordAction.LEAVE)  # a batch with these reads groups
 
 __all__ = ["MAX_TEXT_CHARS", "InboundResult", "InboundService", "scrub", "scrub_id"]
 
@@ -203,7 +205,10 @@ class InboundService(Service):
             ids=[(p.sms.gateway, p.sms.provider_id) for p in batch],
             phones=list(dict.fromkeys(p.phone for p in batch)),
             since=(now - timedelta(hours=1)).isoformat(),
-            with_groups=any(p.match and p.match.action in ("join", "leave") for p in batch),
+            with_groups=any(
+                p.match and p.match.action in (KeywordAction.JOIN, KeywordAction.LEAVE)
+                for p in batch
+            ),
             stamp=stamp,
             decide=decide,
         )

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from bot.broadcasts.service import BroadcastService
 from bot.config.types import Config
 from bot.dispatch.settle import PROGRESS_SECONDS
-from bot.views import BroadcastView, InboxView
+from bot.views import BroadcastState, BroadcastView, InboxView
 from handlers.chat import cards
 from handlers.chat.cards import Message
 
@@ -182,12 +182,12 @@ class ChatNotifier:
         thread = self._thread(view)
         if thread is None:
             return
-        if view.state in ("approved", "sending", "done"):
+        if view.state in (BroadcastState.APPROVED, BroadcastState.SENDING, BroadcastState.DONE):
             await self._progress(view, thread)
-            if view.state == "done":
+            if view.state == BroadcastState.DONE:
                 await self._summary(view, thread)
             return
-        if view.state == "cancelled" and thread.get("progress"):
+        if view.state == BroadcastState.CANCELLED and thread.get("progress"):
             await self._progress(view, thread)
         note = cards.state_note(view, self.config)
         key = f"note:{view.id}:{view.state}:{view.paused_reason}"
@@ -204,9 +204,9 @@ class ChatNotifier:
         return thread
 
     async def _counts(self, view: BroadcastView, thread: Ref) -> None:
-        if view.state == "done":
+        if view.state == BroadcastState.DONE:
             await self._summary(view, thread)
-        elif view.state in ("approved", "sending", "paused"):
+        elif view.state in (BroadcastState.APPROVED, BroadcastState.SENDING, BroadcastState.PAUSED):
             await self._progress(view, thread)
 
     async def _progress(self, view: BroadcastView, thread: Ref) -> None:

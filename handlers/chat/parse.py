@@ -6,6 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from bot.views import BroadcastKind
 from handlers.chat.send_time import parse_when, takes_clock
 from handlers.chat.tokens import CommandSyntaxError, Token, strip_prefix, tokenize
 
@@ -25,7 +26,7 @@ VERBS = (
 )
 ID_VERBS = ("cancel", "resend", "approve", "reject")
 OPTIONS = ("at", "sender", "kind")
-KINDS = ("alert", "promo")
+KINDS = tuple(BroadcastKind)
 EXAMPLE = '/sms club:ict "Meeting moved to 5pm"'
 
 _LABEL = re.compile(r"^-?[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_.-]*$", re.IGNORECASE)
@@ -46,7 +47,7 @@ class Command:
     number: str = ""
     at: str | None = None
     sender: str | None = None
-    kind: str = "alert"
+    kind: str = BroadcastKind.ALERT
 
 
 def parse_command(text: str) -> Command:
@@ -237,7 +238,7 @@ def _compose(tokens: list[Token], body: str) -> Command:
         message = words[0].text if len(words) == 1 and words[0].quoted else body[start:end]
     if not message.strip():
         raise CommandSyntaxError(f"the message is empty: {EXAMPLE}")
-    kind = opts.get("kind", "alert").lower()
+    kind = opts.get("kind", BroadcastKind.ALERT).lower()
     if kind not in KINDS:
         raise CommandSyntaxError(f"--kind {kind}: use --kind promo or --kind alert")
     sender = opts.get("sender")
