@@ -24,6 +24,17 @@ logger = logging.getLogger(__name__)
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "slack"
 BOT_USER = "U0SMSOPSBOT"
 BOT_ID = "B0SMSOPSBOT"
+SECTION_LIMIT = 3000  # characters of a section block's text, as Slack refuses longer ones
+
+
+def invalid_blocks(blocks: list[dict[str, Any]]) -> str | None:
+    """Slack's complaint about blocks it would refuse (a section text over its limit), or None."""
+    for n, block in enumerate(blocks):
+        text = (block.get("text") or {}).get("text", "") if block.get("type") == "section" else ""
+        if len(text) > SECTION_LIMIT:
+            where = f"[json-pointer:/blocks/{n}/text/text]"
+            return f"must be less than {SECTION_LIMIT + 1} characters {where}"
+    return None
 
 
 @dataclass(slots=True)
@@ -159,6 +170,8 @@ class FakeSlack:
         blocks = payload.get("blocks") or []
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
+        if problem := invalid_blocks(blocks):
+            return self._refuse(problem)
         thread_ts = payload.get("thread_ts")
         text = str(payload.get("text", ""))
         self.messages[(channel, ts)] = SlackMessage(
@@ -183,7 +196,10 @@ class FakeSlack:
         if msg is None:
             return web.json_response({"ok": False, "error": "message_not_found"})
         blocks = payload.get("blocks") or []
-        msg.blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        if problem := invalid_blocks(blocks):
+            return self._refuse(problem)
+        msg.blocks = blocks
         msg.text = str(payload.get("text", ""))
         msg.edits += 1
         msg.history.append(msg.text)
@@ -203,8 +219,22 @@ class FakeSlack:
             }
         )
 
+    @staticmethod
+    def _refuse(problem: str) -> web.Response:
+        return web.json_response(
+            {
+                "ok": False,
+                "error": "invalid_blocks",
+                "errors": [problem],
+                "response_metadata": {"messages": [f"[ERROR] {problem}"]},
+            }
+        )
+
     async def _response_url(self, request: web.Request) -> web.Response:
         payload = await self._payload(request)
+        blocks = payload.get("blocks") or []
+        if problem := invalid_blocks(json.loads(blocks) if isinstance(blocks, str) else blocks):
+            return web.Response(status=400, text=f"invalid_blocks: {problem}")
         self.calls.append(SlackCall("response_url", payload, request.path, None))
         return web.Response(text="ok")
 

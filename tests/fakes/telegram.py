@@ -22,6 +22,13 @@ logger = logging.getLogger(__name__)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "telegram"
 BOT_NAME = "SmsOpsBot"
+TEXT_LIMIT = 4096  # UTF-16 code units after entity parsing, as the Bot API counts them
+TOO_LONG = "Bad Request: message is too long"
+
+
+def utf16_length(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(slots=True)
@@ -172,6 +179,8 @@ class FakeTelegram:
     def _send(self, params: dict[str, Any]) -> web.Response:
         if not str(params.get("text", "")).strip():
             return self._error(400, "Bad Request: message text is empty")
+        if utf16_length(str(params["text"]).strip()) > TEXT_LIMIT:
+            return self._error(400, TOO_LONG)
         self._next_id += 1
         reply = params.get("reply_parameters") or {}
         markup = params.get("reply_markup")
@@ -192,6 +201,8 @@ class FakeTelegram:
         msg = self.messages.get((int(params["chat_id"]), int(params["message_id"])))
         if msg is None:
             return self._error(400, "Bad Request: message to edit not found")
+        if utf16_length(str(params["text"]).strip()) > TEXT_LIMIT:
+            return self._error(400, "Bad Request: MESSAGE_TOO_LONG")
         markup = params.get("reply_markup")
         markup = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
         if str(params["text"]) == msg.text and markup == msg.reply_markup:

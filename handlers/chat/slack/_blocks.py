@@ -6,26 +6,40 @@ import html
 import re
 from typing import Any
 
-from handlers.chat.buttons import clip
+from handlers.chat.buttons import fit_lines, utf16_units
 from handlers.chat.cards import Message
 
 SLACK_SECTION_LIMIT = 3000
 _SLACK_LINK = re.compile(r"<([^<>|]*)\|([^<>]*)>")
 _SLACK_BARE = re.compile(r"<([^<>]*)>")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def _mrkdwn_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_blocks(message: Message) -> list[dict[str, Any]]:
-    """Block Kit: the title in bold, the other lines, then an actions block with the buttons."""
-    title, *rest = message.lines or ("",)
+def _escaped_units(ch: str) -> int:
+    """What one character costs in the section once escaped (UTF-16 units, to be safe)."""
+    escaped = _ESCAPES.get(ch)
+    return len(escaped) if escaped else utf16_units(ch)
+
+
+def section_text(message: Message) -> str:
+    """The section's mrkdwn: fitted to Slack's limit before escaping, so no entity is cut."""
+    lines = message.lines or ("",)
+    bold = 2 if lines[0] else 0  # the title's *…*
+    title, *rest = fit_lines(lines, SLACK_SECTION_LIMIT, cost=_escaped_units, extra=bold)
     text = f"*{_mrkdwn_escape(title)}*" if title else ""
     if rest:
         text += "\n" + "\n".join(_mrkdwn_escape(line) for line in rest)
+    return text
+
+
+def slack_blocks(message: Message) -> list[dict[str, Any]]:
+    """Block Kit: the title in bold, the other lines, then an actions block with the buttons."""
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SLACK_SECTION_LIMIT)}}
+        {"type": "section", "text": {"type": "mrkdwn", "text": section_text(message)}}
     ]
     if message.buttons:
         elements = []

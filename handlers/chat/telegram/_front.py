@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot.config.types import TelegramConfig
 from handlers.chat import cards
+from handlers.chat.buttons import clip_to, utf16_units
 from handlers.chat.commands import Commands
 from handlers.chat.front import FrontKind
 from handlers.chat.notifier import ChatNotifier
@@ -32,7 +33,7 @@ from handlers.http import secret_matches
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ANSWER_LIMIT = 200  # answerCallbackQuery text
+ANSWER_LIMIT = 200  # answerCallbackQuery text, in UTF-16 units
 
 
 class TelegramFront:
@@ -142,7 +143,8 @@ class TelegramFront:
                 text=cards.reply_prompt(value),
                 reply_markup=ForceReply(input_field_placeholder=f"Your reply to {value}"),
             )
-        await query.answer(reply.text[:ANSWER_LIMIT], show_alert=not reply.ok)
+        answer = clip_to(reply.text, ANSWER_LIMIT, cost=utf16_units)
+        await query.answer(answer, show_alert=not reply.ok)
 
     async def _on_reply_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.effective_message, update.effective_user

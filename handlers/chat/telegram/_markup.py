@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.chat.buttons import CODES, clip
+from handlers.chat.buttons import CODES, fit_lines, utf16_units
 from handlers.chat.cards import Message
 
-TELEGRAM_TEXT_LIMIT = 4096
+TELEGRAM_TEXT_LIMIT = 4096  # UTF-16 code units, as Telegram counts text and entity offsets
 CALLBACK_LIMIT = 64  # bytes, Telegram's limit for callback_data
 _ACTIONS = {code: action for action, code in CODES.items()}
 
@@ -29,8 +29,8 @@ def decode_callback(data: str | None) -> tuple[str, str] | None:
 
 
 def telegram_text(message: Message) -> str:
-    """Plain text within Telegram's message limit."""
-    return clip(message.text, TELEGRAM_TEXT_LIMIT)
+    """Plain text within Telegram's limit in UTF-16 units; the title and last lines survive."""
+    return "\n".join(fit_lines(message.lines, TELEGRAM_TEXT_LIMIT, cost=utf16_units))
 
 
 def telegram_markup(message: Message) -> InlineKeyboardMarkup | None:
