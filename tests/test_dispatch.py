@@ -18,6 +18,7 @@ from tests.support.base import AT_KEY, make_config
 from tests.support.db import update_outbox
 from tests.support.rig import Rig, open_rig
 
+AT_FIXTURES = Path(__file__).parent / "fixtures" / "africastalking"
 MANY = "".join(f"Student {i},07{i:08d},ICT\n" for i in range(10_000_001, 10_000_251))
 
 
@@ -168,6 +169,21 @@ async def test_malformed_json_is_unknown(rig: AtRig) -> None:
     bid = await rig.broadcast("0712000801")
     view = await rig.wait_state(bid, "done")
     assert view.counts.unknown == 1 and len(rig.side.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("fixture", "sent", "unknown"),
+    [("send_one_without_number.json", 1, 0), ("send_one_other_number.json", 0, 1)],
+)
+async def test_one_recipient_answers_are_never_retried(
+    rig: AtRig, fixture: str, sent: int, unknown: int
+) -> None:
+    rig.side.faults.raw_response((AT_FIXTURES / fixture).read_text(encoding="utf-8"), count=1)
+    bid = await rig.broadcast("0712000801")
+    view = await rig.wait_state(bid, "done")
+    assert (view.counts.sent, view.counts.unknown) == (sent, unknown)
+    await asyncio.sleep(0.3)  # a retry, if one were due, would have left by now
+    assert len(rig.side.requests) == 1
 
 
 @pytest.mark.parametrize("rig", [{"fallback": True}], indirect=True)

@@ -158,6 +158,8 @@ def interpret(answer: Answer, recipients: list[str], *, how: Reading) -> list[Re
     exact = _by_exact_number(entries, recipients)
     if exact is not None:  # the usual answer: each number once, written as we sent it
         return [recipient_result(phone, exact[phone], gateway=how.gateway) for phone in recipients]
+    if len(recipients) == 1 and len(entries) == 1:  # one number sent, one answered: it is ours
+        return [_only_entry(recipients[0], entries[0], where=where, how=how)]
     by_number: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         by_number.setdefault(_number_key(entry.get("number", "")), []).append(entry)
@@ -166,6 +168,10 @@ def interpret(answer: Answer, recipients: list[str], *, how: Reading) -> list[Re
         queue = by_number.get(_number_key(phone))
         if queue:
             results.append(recipient_result(phone, queue.pop(0), gateway=how.gateway))
+        elif by_number.get(""):  # an entry without a number may be this one's: never resend
+            raise GatewayAmbiguousError(
+                f"{where}: an answer without a number, and {phone} not named: {_snippet(body, how)}"
+            )
         else:
             results.append(
                 RecipientResult(
@@ -176,6 +182,17 @@ def interpret(answer: Answer, recipients: list[str], *, how: Reading) -> list[Re
     if extra:
         logger.warning("%s: response named %d number(s) we did not send to", how.gateway, extra)
     return results
+
+
+def _only_entry(phone: str, entry: dict[str, Any], *, where: str, how: Reading) -> RecipientResult:
+    """The one entry for the one number sent, matched by position (AT may leave out `number`);
+    an entry naming another number is ambiguous."""
+    named = _number_key(entry.get("number") or "")
+    if named and named != _number_key(phone):
+        raise GatewayAmbiguousError(
+            f"{where}: the one answer names {entry.get('number')!r}, not {phone}"
+        )
+    return recipient_result(phone, entry, gateway=how.gateway)
 
 
 def _snippet(body: str, how: Reading) -> str:
