@@ -28,7 +28,9 @@ from tests.support.base import (
     seed_contacts,
     write_config,
 )
+from tests.support.chat import APPROVER, STAFF
 from tests.support.rig import wait_state
+from tests.support.security import all_fronts, changed_tables
 
 JOINERS = "Name,Phone,Club\n" + "".join(f"Joiner {i},0713{i:06d},ICT\n" for i in range(2995))
 FIVE = "club:ict,club:chess,+254712345005"  # 2 + 2 + 1 of the seeded contacts
@@ -255,3 +257,31 @@ async def test_one_to_one_sends_have_a_daily_cap_per_person(tmp_path: Path) -> N
         await refused(app, call, status=422, says=says)
         status, _ = await app.post(send, DEAN_TOKEN, {"to": "0712345002", "message": "mine"})
         assert status == 202  # the cap is per person
+
+
+async def test_chat_resend_obeys_the_same_rules(tmp_path: Path) -> None:
+    async with all_fronts(tmp_path) as fronts:
+        core, people = fronts.core, fronts.core.config.people
+        view = await core.broadcasts.compose(
+            audience="club:ict", message="Exam at 9", requester=people["dean"]
+        )
+        await core.broadcasts.approve(view.id, person=people["ict-admin"])  # a draft: confirmed
+        await wait_state(core, view.id, "done")
+        async with asyncio.timeout(10):
+            while (await core.broadcasts.view(view.id)).counts.delivered < 2:
+                await asyncio.sleep(0.02)
+        await db.update_outbox(core.db, {"state": "unknown"}, broadcast_id=view.id)
+        before = await db.snapshot(core.db)
+        status, body = await fronts.console(STAFF.id, f"resend {view.id}")
+        assert status == 200 and not body["ok"], body
+        assert "only the requester or an approver can resend" in body["text"]
+        answer = await fronts.slack.answer(
+            await fronts.slack.slash(f"resend {view.id}", user=STAFF.slack)
+        )
+        assert "only the requester or an approver can resend" in answer["text"]
+        after = await db.snapshot(core.db)
+        assert changed_tables(before, after) == ["audit_log"]
+        added = [r for r in after["audit_log"] if r not in before["audit_log"]]
+        assert len(added) == 2 and all('"ok": false' in r[-1] for r in added), added
+        status, body = await fronts.console(APPROVER.id, f"resend {view.id}")
+        assert body["ok"] and "2 unknown message(s) queued again" in body["text"], body
