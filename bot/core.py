@@ -94,7 +94,7 @@ def build_core(
         notifier=notifier,
         book=AddressBook(db, phones, clock=clock),
         broadcasts=broadcasts,
-        messaging=Messaging(deps, wake=wakeup.priority),
+        messaging=Messaging(deps, wake=wakeup.priority, broadcasts=broadcasts),
         delivery=delivery,
         dispatcher=dispatcher,
         inbound=inbound,

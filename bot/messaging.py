@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time
 from typing import Any
 
 from bot.broadcasts.compose import MAX_MESSAGE_CHARS
+from bot.broadcasts.service import BroadcastService
 from bot.config.types import Person
 from bot.deps import Deps, Service
 from bot.errors import NotFound, UserError
@@ -16,13 +18,17 @@ from storage import contacts as cstore
 from storage.audience import add_bare_contacts, contact_ids_for
 from storage.states import OutboxState
 
+#: The audit actions of one-to-one sends, which count towards a person's daily cap.
+SENDS = ("sms.direct", "sms.reply", "sms.test")
+
 
 class Messaging(Service):
     """Queues single messages in the urgent lane."""
 
-    def __init__(self, deps: Deps, *, wake: Callable[[], None]):
+    def __init__(self, deps: Deps, *, wake: Callable[[], None], broadcasts: BroadcastService):
         super().__init__(deps)
         self.wake = wake
+        self.broadcasts = broadcasts  # a broadcast's rows are resent by its rules only
 
     async def send_one(self, to: str, text: str, *, person: Person, purpose: str = "direct") -> int:
         """Queue one message to one number; opted-out contacts are refused."""
@@ -39,6 +45,7 @@ class Messaging(Service):
                 raise UserError(f"{phone} has opted out (STOP); they must text START first")
             if contact is None:
                 await add_bare_contacts(tx, [phone], stamp=now.isoformat())
+            await self._check_cap(tx, person, now=now)
             cid = (await contact_ids_for(tx, [phone]))[phone]
             row_id = await outbox.insert_single(
                 tx,
@@ -63,8 +70,31 @@ class Messaging(Service):
         self.wake()
         return row_id
 
+    async def _check_cap(self, tx: Any, person: Person, *, now: datetime) -> None:
+        """Refuse a one-to-one send past the person's daily cap ([dispatch] direct_daily_limit)."""
+        limit = self.config.dispatch.direct_daily_limit
+        zone = self.config.timezone
+        midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+        sent = await audit.count_since(tx, person.id, since=midnight.astimezone(UTC), actions=SENDS)
+        if sent >= limit:
+            raise UserError(
+                f"{person.id} has sent {sent} one-to-one messages today; the limit is {limit} "
+                "a day ([dispatch] direct_daily_limit)"
+            )
+
     async def retry(self, row_id: int, *, person: Person) -> OutboxState:
-        """Queue a failed or unknown single message again, on purpose; return its new state."""
+        """Queue a failed or unknown single message again, on purpose; return its new state.
+        A broadcast's row goes through the broadcast's resend rules (only `unknown` rows, by
+        its requester or an approver)."""
+        async with self.db.read() as tx:
+            broadcast_id = await outbox.row_broadcast(tx, row_id)
+        if broadcast_id is not None:
+            if not await self.broadcasts.resend_unknown(broadcast_id, person=person, row_id=row_id):
+                raise NotFound(
+                    f"message {row_id} of broadcast {broadcast_id} is not unknown; only unknown "
+                    "messages are sent again"
+                )
+            return OutboxState.QUEUED
         now = self.clock.now()
         async with self.db.transaction() as tx:
             if not await outbox.requeue_row(tx, row_id, stamp=now.isoformat()):

@@ -38,3 +38,13 @@ async def entries(tx: Tx, *, subject: str | None = None, limit: int = 100) -> li
         }
         for r in rows
     ]
+
+
+async def count_since(tx: Tx, actor: str, *, since: datetime, actions: tuple[str, ...]) -> int:
+    """How many entries `actor` has of `actions` at or after `since`."""
+    marks = ",".join("?" * len(actions))
+    row = await tx.fetchone(
+        f"SELECT COUNT(*) AS n FROM audit_log WHERE actor = ? AND at >= ? AND action IN ({marks})",
+        (actor, since.isoformat(), *actions),
+    )
+    return int(row["n"]) if row else 0

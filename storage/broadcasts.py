@@ -152,8 +152,9 @@ async def set_state(
 
 
 async def set_fields(tx: Tx, broadcast_id: int, *, stamp: str, **fields: Any) -> None:
-    """Update named columns (body, recipients, paused_reason, preview, chat_refs)."""
+    """Update named columns (body, recipients, paused_reason, preview, chat_refs, ...)."""
     allowed = {"body", "recipients", "paused_reason", "preview", "chat_refs", "expires_at"}
+    allowed.add("approvals_needed")
     cols = []
     params: list[Any] = []
     for key, value in fields.items():

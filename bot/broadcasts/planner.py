@@ -170,8 +170,14 @@ class BroadcastPlanner:
             count += len(rows)
         return count, None
 
-    async def freeze(self, tx: Any, b: BroadcastRow, parsed: Audience, *, now: datetime) -> None:
-        """Freeze the audience into outbox rows, once, in the approving transaction."""
+    async def audience_size(self, tx: Any, parsed: Audience, *, now: datetime) -> int:
+        """How many opted-in recipients the audience has now: what `freeze` would queue."""
+        query, _ = await self.resolve(tx, parsed, stamp=now.isoformat())
+        matched, opted_out = await aud.counts(tx, query)
+        return matched - opted_out
+
+    async def freeze(self, tx: Any, b: BroadcastRow, parsed: Audience, *, now: datetime) -> int:
+        """Freeze the audience into outbox rows, once, in the approving transaction; the count."""
         query, _ = await self.resolve(tx, parsed, stamp=now.isoformat())
         footer = self.config.dispatch.footers.get(b.kind, "")
         template = parse_template(b.message, valid=await self.valid_fields(tx), footer=footer)
@@ -188,3 +194,4 @@ class BroadcastPlanner:
             stamp=now.isoformat(),
         )
         await bstore.set_fields(tx, b.id, stamp=now.isoformat(), recipients=count, body=body)
+        return count

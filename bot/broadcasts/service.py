@@ -7,10 +7,19 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.broadcasts.audience import parse_audience
+from bot.broadcasts.audience import Audience, parse_audience
 from bot.broadcasts.compose import parse_template
 from bot.broadcasts.planner import BroadcastPlanner
-from bot.broadcasts.rules import Decision, Outcome, approvals_needed, refusal, send_start
+from bot.broadcasts.rules import (
+    Decision,
+    Outcome,
+    approvals_needed,
+    growth_note,
+    refusal,
+    resend_refusal,
+    send_start,
+    steer_refusal,
+)
 from bot.broadcasts.transition import Step, get_row, transition
 from bot.config.types import Person
 from bot.deps import Deps, Service
@@ -102,34 +111,59 @@ class BroadcastService(Service):
         return view
 
     async def approve(self, broadcast_id: int, *, person: Person) -> Decision:
-        """Record an approval; the last one needed freezes the recipients and queues the send."""
+        """Record an approval; the approvals needed are decided on the audience as it is now,
+        and the last one needed freezes the recipients and queues the send."""
+        opened = False
         async with self._transition(broadcast_id) as s:
             b, now = s.row, s.now
-            refused = refusal(b, person, now)
+            parsed = parse_audience(b.audience, self.phones)
+            size = b.preview.recipients
+            if refusal(b, person, now=now, needed=0) is None:  # open and not expired
+                size = await self.planner.audience_size(s.tx, parsed, now=now)
+            needed = max(b.approvals_needed, approvals_needed(size, self.config.dispatch))
+            grew = "" if size == b.preview.recipients else f" ({growth_note(b.preview, size)})"
+            refused = refusal(b, person, now=now, needed=needed)
             if refused:
-                await s.audit("broadcast.approve_refused", actor=person.id, reason=refused[0])
-                s.end(Outcome.REFUSED, refused[0], forbidden=refused[1])
+                reason = refused[0] + grew if refused[1] else refused[0]
+                await s.audit("broadcast.approve_refused", actor=person.id, reason=reason)
+                s.end(Outcome.REFUSED, reason, forbidden=refused[1])
             elif not await store.add_decision(s.tx, b.id, person.id, "approve", stamp=s.stamp):
                 s.end(Outcome.REFUSED, f"you already approved broadcast {b.id}")
             else:
-                await s.audit("broadcast.approve", actor=person.id)
+                await s.audit("broadcast.approve", actor=person.id, recipients=size)
                 decisions = await store.decisions(s.tx, b.id)
                 approvals = sum(d["decision"] == "approve" for d in decisions)
-                if approvals < max(b.approvals_needed, 1):
-                    left = b.approvals_needed - approvals
-                    s.end(Outcome.WAITING, f"approved; {left} more approver needed")
+                if approvals < max(needed, 1):
+                    opened = await self._need_more(s, needed)
+                    left = needed - approvals
+                    s.end(Outcome.WAITING, f"approved; {left} more approver needed{grew}")
                 else:
-                    await self._queue(s, person)
+                    await self._queue(s, person, parsed)
         view = s.loaded
+        if opened:
+            await self.notifier.approval_requested(view)
         message = f"broadcast {b.id} approved: {view.recipients} recipients queued"
         if view.preview.recipients != view.recipients:
-            message += f" (preview showed {view.preview.recipients}; the list changed)"
+            message += f" ({growth_note(view.preview, view.recipients)})"
         return s.decision(Outcome.APPROVED, message)
 
-    async def _queue(self, s: Step, person: Person) -> None:
+    async def _need_more(self, s: Step, needed: int) -> bool:
+        """The audience grew past a threshold: store the approvals it needs now; True if a
+        draft became one awaiting approval (its approvers get a card)."""
+        b = s.row
+        if needed == b.approvals_needed:
+            return False
+        await store.set_fields(s.tx, b.id, stamp=s.stamp, approvals_needed=needed)
+        s.changed = True
+        awaiting = BroadcastState.AWAITING_APPROVAL
+        return await store.set_state(
+            s.tx, b.id, awaiting, stamp=s.stamp, expect=(BroadcastState.DRAFT,)
+        )
+
+    async def _queue(self, s: Step, person: Person, parsed: Audience) -> None:
         """The last approval: freeze the recipients into the outbox, mark approved."""
         b = s.row
-        await self.planner.freeze(s.tx, b, parse_audience(b.audience, self.phones), now=s.now)
+        await self.planner.freeze(s.tx, b, parsed, now=s.now)
         await store.set_state(
             s.tx, b.id, BroadcastState.APPROVED, stamp=s.stamp, expect=OPEN_STATES
         )
@@ -140,7 +174,7 @@ class BroadcastService(Service):
         """An approver turns a broadcast down; nothing is sent."""
         async with self._transition(broadcast_id) as s:
             b = s.row
-            refused = refusal(b, person, s.now)
+            refused = refusal(b, person, now=s.now)
             if refused and not (refused[1] and person.id == b.requested_by):
                 s.end(Outcome.REFUSED, refused[0], forbidden=refused[1])
             else:
@@ -167,37 +201,59 @@ class BroadcastService(Service):
                 s.changed = True
         return s.decision(Outcome.CANCELLED, f"broadcast {b.id} cancelled; {dropped} not sent")
 
+    async def pause(self, broadcast_id: int, *, person: Person, paused: bool = True) -> bool:
+        """A person pauses (or resumes) a broadcast: the requester or an approver only."""
+        verb = "pause" if paused else "resume"
+        async with self._transition(broadcast_id) as s:
+            refused = steer_refusal(s.row, person, verb=verb)
+            if refused:
+                raise Forbidden(refused)
+            moved = await self._set_paused(s, paused=paused, actor=person.id, reason="by staff")
+        return await self._paused_told(s, moved=moved, paused=paused)
+
     async def set_paused(
         self, broadcast_id: int, *, paused: bool, actor: str, reason: str = ""
     ) -> bool:
-        """Pause a sending broadcast (e.g. on low balance) or resume it."""
+        """The core itself pauses a sending broadcast (e.g. on low balance) or resumes it."""
         async with self._transition(broadcast_id) as s:
-            b, tx, stamp = s.row, s.tx, s.stamp
-            if paused:
-                moved = await store.set_state(
-                    tx, b.id, BroadcastState.PAUSED, stamp=stamp, expect=LIVE_STATES
-                )
-                await store.set_fields(tx, b.id, stamp=stamp, paused_reason=reason)
-            else:
-                moved = await store.set_state(
-                    tx, b.id, BroadcastState.SENDING, stamp=stamp, expect=(BroadcastState.PAUSED,)
-                )
-                await store.set_fields(tx, b.id, stamp=stamp, paused_reason=None)
-            if moved:
-                action = "broadcast.pause" if paused else "broadcast.resume"
-                await s.audit(action, actor=actor, reason=reason)
-                s.changed = s.wake = True
-        if moved and paused:
-            await self.notifier.alert(f"broadcast {b.id} paused: {reason}")
+            moved = await self._set_paused(s, paused=paused, actor=actor, reason=reason)
+        return await self._paused_told(s, moved=moved, paused=paused)
+
+    async def _set_paused(self, s: Step, *, paused: bool, actor: str, reason: str) -> bool:
+        """Move between sending and paused; a broadcast in any other state is left untouched."""
+        b, tx, stamp = s.row, s.tx, s.stamp
+        if paused:
+            moved = await store.set_state(
+                tx, b.id, BroadcastState.PAUSED, stamp=stamp, expect=LIVE_STATES
+            )
+        else:
+            moved = await store.set_state(
+                tx, b.id, BroadcastState.SENDING, stamp=stamp, expect=(BroadcastState.PAUSED,)
+            )
+        if moved:
+            await store.set_fields(tx, b.id, stamp=stamp, paused_reason=reason if paused else None)
+            action = "broadcast.pause" if paused else "broadcast.resume"
+            await s.audit(action, actor=actor, reason=reason)
+            s.changed = s.wake = True
         return moved
 
-    async def resend_unknown(self, broadcast_id: int, *, person: Person) -> int:
-        """Deliberately queue again the rows whose first send may or may not have gone out."""
+    async def _paused_told(self, s: Step, *, moved: bool, paused: bool) -> bool:
+        """After a pause that moved: alert staff with its reason; whether it moved."""
+        if moved and paused:
+            await self.notifier.alert(f"broadcast {s.row.id} paused: {s.loaded.paused_reason}")
+        return moved
+
+    async def resend_unknown(
+        self, broadcast_id: int, *, person: Person, row_id: int | None = None
+    ) -> int:
+        """Deliberately queue again the rows whose first send may or may not have gone out
+        (only `row_id`, when given); the requester or an approver, while the broadcast lives."""
         async with self._transition(broadcast_id) as s:
             b = s.row
-            if person.id != b.requested_by and not person.can_approve:
-                raise Forbidden("only the requester or an approver can resend")
-            count = await outbox.requeue_unknown(s.tx, b.id, stamp=s.stamp)
+            refused = resend_refusal(b, person)
+            if refused:
+                raise Forbidden(refused[0]) if refused[1] else UserError(refused[0])
+            count = await outbox.requeue_unknown(s.tx, b.id, stamp=s.stamp, row_id=row_id)
             if count:
                 await store.set_state(
                     s.tx,
@@ -206,8 +262,8 @@ class BroadcastService(Service):
                     stamp=s.stamp,
                     expect=(BroadcastState.DONE, BroadcastState.SENDING),
                 )
-            await s.audit("broadcast.resend_unknown", actor=person.id, rows=count)
-            s.wake = True
+                await s.audit("broadcast.resend_unknown", actor=person.id, rows=count)
+                s.wake = True
         return count
 
     def _transition(self, broadcast_id: int) -> AbstractAsyncContextManager[Step]:

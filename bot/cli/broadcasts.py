@@ -90,9 +90,7 @@ async def action_cmd(args: argparse.Namespace, config: Config) -> int:
             print(f"broadcast {args.id}: {count} unknown message(s) queued again")
             return 0
         if args.action in ("pause", "resume"):
-            moved = await svc.set_paused(
-                args.id, paused=args.action == "pause", actor=person.id, reason="by staff"
-            )
+            moved = await svc.pause(args.id, person=person, paused=args.action == "pause")
             print(
                 f"broadcast {args.id}: {args.action}d"
                 if moved

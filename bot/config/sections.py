@@ -207,6 +207,7 @@ def read_dispatch(r: Reader) -> DispatchConfig:
         footers=footers,
         placeholder_fallback=d.text("placeholder_fallback", "", nonempty=False),
         greetings=greetings,
+        direct_daily_limit=d.integer("direct_daily_limit", 500, minimum=1),
     )
 
 

@@ -103,6 +103,7 @@ class DispatchConfig:
     footers: Mapping[str, str] = field(default_factory=dict)
     placeholder_fallback: str = ""
     greetings: Mapping[str, str] = field(default_factory=dict)
+    direct_daily_limit: int = 500  # one-to-one messages a person may queue per local day
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,23 +199,33 @@ async def recover_in_flight(tx: Tx, *, stamp: str) -> list[tuple[str | None, str
     return [(r["gateway"], r["batch_id"], r["n"]) for r in rows]
 
 
-async def requeue_unknown(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
-    """Deliberately queue a broadcast's `unknown` rows again; return how many."""
+async def requeue_unknown(
+    tx: Tx, broadcast_id: int, *, stamp: str, row_id: int | None = None
+) -> int:
+    """Deliberately queue a broadcast's `unknown` rows (or only `row_id`) again; how many."""
+    only = "" if row_id is None else " AND id = ?"
     return await tx.execute(
         "UPDATE outbox SET state = 'queued', next_attempt_at = 0, batch_id = NULL, "
-        "error = 'resent on request', updated_at = ? WHERE broadcast_id = ? AND state = 'unknown'",
-        (stamp, broadcast_id),
+        "error = 'resent on request', updated_at = ? WHERE broadcast_id = ? AND state = 'unknown'"
+        + only,
+        (stamp, broadcast_id) if row_id is None else (stamp, broadcast_id, row_id),
     )
 
 
 async def requeue_row(tx: Tx, row_id: int, *, stamp: str) -> int:
-    """Deliberately queue one failed or unknown one-to-one row again."""
+    """Deliberately queue one failed or unknown one-to-one row (not a broadcast's) again."""
     return await tx.execute(
         "UPDATE outbox SET state = 'queued', next_attempt_at = 0, batch_id = NULL, "
         "error = 'retried on request', updated_at = ? "
-        "WHERE id = ? AND state IN ('failed', 'unknown')",
+        "WHERE id = ? AND broadcast_id IS NULL AND state IN ('failed', 'unknown')",
         (stamp, row_id),
     )
+
+
+async def row_broadcast(tx: Tx, row_id: int) -> int | None:
+    """The broadcast an outbox row belongs to; None for a one-to-one row or no such row."""
+    row = await tx.fetchone("SELECT broadcast_id FROM outbox WHERE id = ?", (row_id,))
+    return None if row is None or row["broadcast_id"] is None else int(row["broadcast_id"])
 
 
 async def cancel_queued(tx: Tx, broadcast_id: int, *, stamp: str) -> int:
