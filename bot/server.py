@@ -8,7 +8,6 @@ import logging
 import os
 import secrets
 import socket
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -193,12 +192,7 @@ async def _leased(db: Database, *, expiry: float, stop: asyncio.Event) -> AsyncI
 async def _renew(db: Database, instance: str, *, interval: float, stop: asyncio.Event) -> None:
     while True:
         await asyncio.sleep(interval)
-        try:
-            ours = await lease.renew(db, instance, now=datetime.now(UTC))
-        except sqlite3.Error as exc:  # e.g. locked for a while: the next renewal may succeed
-            logger.warning("instance lease not renewed: %s", exc)
-            continue
-        if not ours:
+        if await lease.renew(db, instance, now=datetime.now(UTC)) is lease.Renewal.LOST:
             logger.error("instance lease lost to another server: stopping")
             stop.set()
             return

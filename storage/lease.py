@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from storage.db import Database, Tx
+
+logger = logging.getLogger(__name__)
+
+
+class Renewal(StrEnum):
+    """What a renewal found: still ours, lost to another instance, or not written this time."""
+
+    RENEWED = "renewed"
+    LOST = "lost"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +69,18 @@ async def take(
         return current
 
 
-async def renew(db: Database, instance: str, *, now: datetime) -> bool:
-    """Record that `instance` still runs; False when the lease is no longer its own."""
-    async with db.transaction() as tx:
-        changed = await tx.execute(
-            "UPDATE instance_lease SET renewed_at = ? WHERE id = 1 AND instance = ?",
-            (now.isoformat(), instance),
-        )
-    return changed == 1
+async def renew(db: Database, instance: str, *, now: datetime) -> Renewal:
+    """Record that `instance` still runs (FAILED, logged, when the database refused the write)."""
+    try:
+        async with db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE instance_lease SET renewed_at = ? WHERE id = 1 AND instance = ?",
+                (now.isoformat(), instance),
+            )
+    except sqlite3.Error as exc:  # e.g. locked for a while: the next renewal may succeed
+        logger.warning("instance lease not renewed: %s", exc)
+        return Renewal.FAILED
+    return Renewal.RENEWED if changed == 1 else Renewal.LOST
 
 
 async def release(db: Database, instance: str) -> None:
