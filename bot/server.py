@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +27,8 @@ from gateway.kinds import KINDS
 from gateway.modem.config import build_pool
 from gateway.modem.pool import MemoryLedger, ModemPoolGateway, UsageLedger
 from gateway.modem.spec import ModemSettings
+from storage import lease
+from storage.db import Database
 from storage.modem_usage import SqlUsageLedger
 
 logger = logging.getLogger(__name__)
@@ -33,6 +40,7 @@ GATEWAYS = web.AppKey("gateways", dict)
 CLOCK = web.AppKey("clock", Clock)
 NOTIFIER = web.AppKey("notifier", FanOut)
 ON_CORE = web.AppKey("on_core", list)
+STOP = web.AppKey("stop", asyncio.Event)  # set to stop the server (a signal, or the lease lost)
 
 
 def build_app(
@@ -49,6 +57,7 @@ def build_app(
     app[CLOCK] = clock or Clock()
     app[NOTIFIER] = notifier or FanOut()
     app[ON_CORE] = []
+    app[STOP] = asyncio.Event()
     app.cleanup_ctx.append(_resources)
     app.router.add_get("/healthz", healthz)
     mount(app, config)
@@ -122,10 +131,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             now=hooks.clock.now,
         )
 
+    expiry = config.server.lease_expiry_seconds
     try:
-        async with open_core(
-            config, gateways=served, clock=app[CLOCK], notifier=app[NOTIFIER]
-        ) as core:
+        # The lease is taken before anything acts on the rows: a second server stops there.
+        async with (
+            open_core(config, gateways=served, clock=app[CLOCK], notifier=app[NOTIFIER]) as core,
+            _leased(core.db, expiry=expiry, stop=app[STOP]),
+        ):
             app[GATEWAYS] = core.gateways
             app[CORE] = core
             for hook in app[ON_CORE]:
@@ -146,6 +158,59 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         logger.info("database closed")
     finally:
         await session.close()
+
+
+@contextlib.asynccontextmanager
+async def _leased(db: Database, *, expiry: float, stop: asyncio.Event) -> AsyncIterator[None]:
+    """Hold the database's instance lease (storage.lease.LeaseHeld if another server does)."""
+    now = datetime.now(UTC)
+    me = lease.Holder(
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        instance=secrets.token_hex(8),
+        since=now,
+        renewed_at=now,
+    )
+    previous = await lease.take(db, me, expiry=timedelta(seconds=expiry), gone=holder_gone)
+    if previous is not None:
+        logger.warning(
+            "took over the lease of pid %d on %s (last renewed %s)",
+            previous.pid,
+            previous.host,
+            previous.renewed_at.isoformat(timespec="seconds"),
+        )
+    renewer = asyncio.create_task(_renew(db, me.instance, interval=expiry / 3, stop=stop))
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        await lease.release(db, me.instance)
+
+
+async def _renew(db: Database, instance: str, *, interval: float, stop: asyncio.Event) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        if await lease.renew(db, instance, now=datetime.now(UTC)) is lease.Renewal.LOST:
+            logger.error("instance lease lost to another server: stopping")
+            stop.set()
+            return
+
+
+def holder_gone(holder: lease.Holder) -> bool:
+    """Whether a lease's holder is known dead: on this host, its process no longer runs."""
+    if holder.host != socket.gethostname():
+        return False
+    if holder.pid == os.getpid():  # not us (another instance id): a predecessor whose pid we got
+        return True
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 async def healthz(request: web.Request) -> web.Response:

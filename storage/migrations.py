@@ -159,10 +159,23 @@ V5_INBOUND_INCOMPLETE = """
 ALTER TABLE inbound ADD COLUMN incomplete INTEGER NOT NULL DEFAULT 0;
 """
 
+# One row: the server that may recover and dispatch on this database (storage.lease).
+V6_INSTANCE_LEASE = """
+CREATE TABLE instance_lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    since TEXT NOT NULL,
+    renewed_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[str] = [
     V1_FOUNDATION,
     V2_DISPATCH,
     V3_INBOUND,
     V4_MODEM_USAGE,
     V5_INBOUND_INCOMPLETE,
+    V6_INSTANCE_LEASE,
 ]

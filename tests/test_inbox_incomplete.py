@@ -41,7 +41,7 @@ def test_migration_to_the_incomplete_flag_keeps_stored_messages(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = make_config(tmp_path).database_path
-    before = SCHEMA_VERSION - 1  # the schema a running instance has before this upgrade
+    before = 4  # the schema a running instance has before this upgrade (V5)
     conn = sqlite3.connect(path)
     for script in MIGRATIONS[:before]:
         conn.executescript(script)

@@ -64,6 +64,7 @@ def read_server(s: Reader | None) -> ServerConfig:
         port=port,
         public_url=s.text("public_url", f"http://{host}:{port}"),
         max_body_bytes=s.integer("max_body_bytes", 1_048_576, minimum=1024),
+        lease_expiry_seconds=s.number("lease_expiry_seconds", 30.0, minimum=0.3),
     )
 
 

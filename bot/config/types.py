@@ -44,6 +44,8 @@ class ServerConfig:
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = 1_048_576
+    # A server's instance lease lapses this long after its last renewal (renewed at a third of it)
+    lease_expiry_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
