@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.support.base import free_port, write_config
+from tests.support.base import free_port, spawn_serve, write_config
 
 
 async def start_server(config: Path) -> asyncio.subprocess.Process:
     """Start `smsops serve` and wait until it logs where it listens."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "handlers",
-        "--config",
-        str(config),
-        "serve",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = await spawn_serve(config)
     assert proc.stdout is not None
     async with asyncio.timeout(30):
         while True:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,14 @@ from typing import Any
 from bot.clock import Clock
 from bot.core import open_core
 from tests.fakes.africastalking import FakeAfricasTalking
-from tests.support.base import AT_KEY, free_port, make_config, seed_contacts, write_config
+from tests.support.base import (
+    AT_KEY,
+    free_port,
+    make_config,
+    seed_contacts,
+    spawn_serve,
+    write_config,
+)
 from tests.support.crash import Server, states
 
 RECIPIENTS = 120
@@ -60,16 +66,7 @@ def on_port(config: Path, port: int, *, name: str, expiry: float = EXPIRY) -> Pa
 
 async def serve_once(config: Path) -> tuple[int, str]:
     """Run `smsops serve` expected to refuse: its exit status and everything it printed."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "handlers",
-        "--config",
-        str(config),
-        "serve",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await spawn_serve(config)
     try:
         async with asyncio.timeout(30):
             out, _ = await proc.communicate()

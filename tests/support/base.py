@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import socket
+import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -198,3 +201,18 @@ def cli_with_contacts(tmp_path: Path, *group_args: str) -> list[str]:
     assert main([*base, "db", "upgrade"]) == 0
     assert main([*base, "contacts", "import", str(contacts), *group_args]) == 0
     return base
+
+
+async def spawn_serve(config: Path) -> asyncio.subprocess.Process:
+    """`smsops serve` on `config` as a child process, its output (unbuffered) on one pipe."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "handlers",
+        "--config",
+        str(config),
+        "serve",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
